@@ -1,0 +1,44 @@
+"""The search-space interface every space implements.
+
+A space knows what a cell is (an immutable, hashable value), how to read and write its string
+form, how to draw and mutate cells with an explicit :class:`numpy.random.Generator`, and how to
+build the untrained torch network of a cell. Nothing here imports torch; ``build`` does so lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Hashable, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch.nn
+
+
+@runtime_checkable
+class SearchSpace(Protocol):
+    """Contract of a cell-based search space.
+
+    ``Arch`` values are immutable and hashable. All randomness comes from the ``rng`` argument;
+    no method touches global random state.
+    """
+
+    name: str
+
+    def parse(self, text: str) -> Hashable:
+        """Return the cell that ``text`` describes; raise ``InvalidArchitectureError`` naming the fault."""
+
+    def format(self, arch: Hashable) -> str:
+        """Return the canonical string of ``arch`` (``parse(format(a)) == a``)."""
+
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        """Draw a cell uniformly at random from the space."""
+
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+        """Return a valid cell that differs from ``arch`` by one mutation; ``arch`` is not changed."""
+
+    def build(self, arch: Hashable, num_classes: int) -> "torch.nn.Module":
+        """Return a freshly initialised (untrained) network for ``arch``."""
+
+    def key(self, arch: Hashable) -> int | str:
+        """A stable identifier of ``arch`` (benchmark index where the space has one)."""
