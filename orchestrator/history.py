@@ -1,0 +1,141 @@
+"""The run history: one Parquet row per scored or evaluated candidate, append-only.
+
+``RUN_DIR/history.parquet`` is a *directory* of part files sharing one explicit schema, so
+``pandas.read_parquet("RUN_DIR/history.parquet")`` reads it whole. Each flush writes a new part to a
+hidden temporary file and renames it into place: a ``kill -9`` loses at most the rows not yet
+flushed and never leaves a broken file. ``RUN_DIR/config.json`` holds the resolved configuration,
+the library versions and the seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scoring.store import write_parquet_atomic
+
+from .records import METRIC_NAMES, Result, Trial
+
+HISTORY_DIR = "history.parquet"
+CONFIG_FILE = "config.json"
+
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("algorithm", pa.string()),
+        ("seed", pa.int64()),
+        ("tell_order", pa.int64()),  # order in which the searcher was told (0, 1, ...)
+        ("trial_id", pa.int64()),
+        ("arch", pa.string()),
+        ("arch_index", pa.int64()),
+        ("kind", pa.string()),
+        ("phase", pa.string()),
+        ("parent", pa.int64()),
+        ("score", pa.float64()),
+        ("score_s", pa.float64()),
+        ("fitness", pa.float64()),
+        ("fitness_name", pa.string()),
+        *[(name, pa.float64()) for name in METRIC_NAMES],
+        ("cost_s", pa.float64()),
+        ("sim_start_s", pa.float64()),
+        ("sim_end_s", pa.float64()),
+        ("wall_s", pa.float64()),
+        ("worker", pa.string()),
+        ("cached", pa.bool_()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+def history_row(
+    *, run_id: str, algorithm: str, seed: int, tell_order: int, trial: Trial, result: Result, arch_index: int,
+    fitness_name: str, sim_start_s: float, sim_end_s: float, wall_s: float,
+) -> dict[str, Any]:
+    """The history row of one told trial."""
+    row = {
+        "run_id": run_id, "algorithm": algorithm, "seed": seed, "tell_order": tell_order,
+        "trial_id": trial.trial_id, "arch": trial.arch, "arch_index": arch_index, "kind": trial.kind.value,
+        "phase": trial.phase.value, "parent": trial.parent, "score": result.score, "score_s": result.score_s,
+        "fitness": result.fitness, "fitness_name": fitness_name, "cost_s": result.cost_s,
+        "sim_start_s": sim_start_s, "sim_end_s": sim_end_s, "wall_s": wall_s, "worker": result.worker,
+        "cached": result.cached, "status": result.status.value, "error": result.error,
+    }
+    for name in METRIC_NAMES:
+        row[name] = result.metrics.get(name, math.nan)
+    return row
+
+
+class HistoryWriter:
+    """Buffers rows and writes them as atomic Parquet parts under ``run_dir/history.parquet/``."""
+
+    def __init__(self, run_dir: str | Path, flush_every: int = 500, flush_seconds: float = 5.0) -> None:
+        self.directory = Path(run_dir) / HISTORY_DIR
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._rows: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self.rows_written = 0
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= self.flush_every or time.monotonic() - self._last_flush > self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered rows as one new part (no-op when empty)."""
+        self._last_flush = time.monotonic()
+        if not self._rows:
+            return
+        table = pa.Table.from_pylist(self._rows, schema=SCHEMA)
+        write_parquet_atomic(table, self.directory / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet")
+        self.rows_written += len(self._rows)
+        self._rows.clear()
+
+    def __enter__(self) -> "HistoryWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+
+def load_history(run_dir: str | Path):
+    """The whole history of ``run_dir`` as a pandas DataFrame sorted by (seed, tell_order).
+
+    Raises:
+        FileNotFoundError: ``run_dir`` has no history.
+    """
+    import pandas as pd
+
+    directory = Path(run_dir) / HISTORY_DIR
+    parts = sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
+    if not parts:
+        if not directory.is_dir():
+            raise FileNotFoundError(f"no history at {str(directory)!r}")
+        return SCHEMA.empty_table().to_pandas()
+    table = pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts)
+    frame = table.to_pandas()
+    frame = frame.drop_duplicates(subset=["seed", "trial_id"], keep="first")
+    return frame.sort_values(["seed", "tell_order"], kind="stable").reset_index(drop=True)
+
+
+def write_json_atomic(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def read_config(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a naswot run directory: it has no {CONFIG_FILE}")
+    return json.loads(path.read_text())

@@ -1,0 +1,226 @@
+"""Search algorithms as ask/tell state machines: no I/O, no clock, no Ray, no torch.
+
+Every searcher draws all its randomness from the ``numpy.random.Generator`` it is given.
+``ask()`` returns the next :class:`~orchestrator.records.Trial`, or ``None`` when it must wait for
+results already asked (or has nothing more to ask). ``tell(trial, result)`` hands back how a trial
+ended; failed or non-finite trials are remembered as such and never used as a score of 0.
+``best()`` is the trial the search would return now.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from search_spaces.base import SearchSpace
+
+from .records import Kind, Phase, Result, Trial
+
+
+class Searcher(Protocol):
+    name: str
+
+    def ask(self) -> Trial | None: ...
+
+    def tell(self, trial: Trial, result: Result) -> None: ...
+
+    def best(self) -> tuple[Trial, Result] | None: ...
+
+    @property
+    def finished(self) -> bool:
+        """True when the search will ask nothing more (budgets are the driver's business)."""
+
+
+class _Base:
+    name = "base"
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.space = space
+        self.rng = rng
+        self._next_id = 0
+        self._best: tuple[Trial, Result] | None = None
+        self.outstanding: set[int] = set()
+
+    def _trial(self, arch, kind: Kind, phase: Phase, parent: int = -1, prefetchable: bool = False) -> Trial:
+        trial = Trial(self._next_id, self.space.format(arch), kind, phase, parent, prefetchable)
+        self._next_id += 1
+        self.outstanding.add(trial.trial_id)
+        return trial
+
+    def _consider(self, trial: Trial, result: Result) -> None:
+        self.outstanding.discard(trial.trial_id)
+        if result.ok and (self._best is None or result.value > self._best[1].value):
+            self._best = (trial, result)
+
+    def best(self) -> tuple[Trial, Result] | None:
+        return self._best
+
+
+class RandomSearch(_Base):
+    """Evaluate uniformly random cells until the driver's budget ends."""
+
+    name = "random"
+
+    def ask(self) -> Trial | None:
+        return self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.SAMPLE)
+
+    def tell(self, trial: Trial, result: Result) -> None:
+        self._consider(trial, result)
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+
+class NASWOTSearch(_Base):
+    """Score ``n`` random untrained cells and keep the best score (Mellor et al., 2021)."""
+
+    name = "naswot"
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, n: int = 100) -> None:
+        super().__init__(space, rng)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        self.n = n
+        self.told = 0
+
+    def ask(self) -> Trial | None:
+        if self._next_id >= self.n:
+            return None
+        return self._trial(self.space.sample(self.rng), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
+
+    def tell(self, trial: Trial, result: Result) -> None:
+        self.told += 1
+        self._consider(trial, result)
+
+    @property
+    def finished(self) -> bool:
+        return self.told >= self.n
+
+
+@dataclass
+class _Member:
+    trial: Trial
+    fitness: float
+
+
+class RegularizedEvolution(_Base):
+    """Aging evolution (Real et al., 2019) as in the NAS-Bench-201 paper's REA.
+
+    The population holds the last ``population_size`` evaluated cells. A child is the mutation of
+    the fittest of ``sample_size`` members drawn without replacement; each new member pushes out
+    the oldest. Asynchronous: children may be asked while others are still being evaluated.
+    Failed evaluations do not enter the population.
+    """
+
+    name = "rea"
+
+    def __init__(
+        self, space: SearchSpace, rng: np.random.Generator, population_size: int = 10, sample_size: int = 3
+    ) -> None:
+        super().__init__(space, rng)
+        if population_size < 1 or not 1 <= sample_size <= population_size:
+            raise ValueError(f"need 1 <= sample_size <= population_size, got {sample_size}, {population_size}")
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self.population: deque[_Member] = deque()
+        self._initial_asked = 0
+        self._initial_ids: set[int] = set()
+
+    def _initial_trial(self) -> Trial | None:
+        """The next member of the initial population, or None once all are asked."""
+        if self._initial_asked < self.population_size:
+            self._initial_asked += 1
+            trial = self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.POPULATION, prefetchable=True)
+            self._initial_ids.add(trial.trial_id)
+            return trial
+        return None
+
+    def _child(self) -> Trial:
+        members = list(self.population)
+        size = min(self.sample_size, len(members))
+        picks = self.rng.choice(len(members), size=size, replace=False)
+        parent = max((members[i] for i in picks), key=lambda m: m.fitness)
+        child = self.space.mutate(self.space.parse(parent.trial.arch), self.rng)
+        return self._trial(child, Kind.EVALUATE, Phase.CHILD, parent=parent.trial.trial_id)
+
+    def ask(self) -> Trial | None:
+        trial = self._initial_trial()
+        if trial is not None:
+            return trial
+        if self._initial_ids & self.outstanding or self._waiting():
+            return None  # evolution starts once the whole initial population is evaluated
+        if not self.population:  # every initial member failed: draw another random member
+            return self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.POPULATION)
+        return self._child()
+
+    def _waiting(self) -> bool:
+        return False
+
+    def tell(self, trial: Trial, result: Result) -> None:
+        self._consider(trial, result)
+        if result.ok and trial.kind is Kind.EVALUATE:
+            self.population.append(_Member(trial, result.value))
+            while len(self.population) > self.population_size:
+                self.population.popleft()
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+
+class AREA(RegularizedEvolution):
+    """Assisted REA (Mellor et al., 2021): score ``m`` random cells, seed REA's population with
+    the ``population_size`` best scores, then evolve on accuracy.
+
+    ``best()`` considers only evaluated (accuracy) trials, never the training-free scores.
+    """
+
+    name = "area"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        rng: np.random.Generator,
+        population_size: int = 10,
+        sample_size: int = 3,
+        m: int = 20,
+    ) -> None:
+        super().__init__(space, rng, population_size, sample_size)
+        if m < population_size:
+            raise ValueError(f"m ({m}) must be at least population_size ({population_size})")
+        self.m = m
+        self._scored: list[tuple[float, int, str]] = []
+        self._scores_told = 0
+        self._seeds: list[str] | None = None
+
+    def _initial_trial(self) -> Trial | None:
+        if self._next_id < self.m:
+            return self._trial(self.space.sample(self.rng), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
+        if self._scores_told < self.m:
+            return None  # every score is needed before the population is chosen
+        if self._seeds is None:
+            ranked = sorted(self._scored, key=lambda s: (-s[0], s[1]))
+            self._seeds = [arch for _score, _tid, arch in ranked[: self.population_size]]
+        if self._initial_asked < len(self._seeds):
+            arch = self.space.parse(self._seeds[self._initial_asked])
+            self._initial_asked += 1
+            trial = self._trial(arch, Kind.EVALUATE, Phase.POPULATION, prefetchable=True)
+            self._initial_ids.add(trial.trial_id)
+            return trial
+        return None
+
+    def _waiting(self) -> bool:
+        return self._seeds is None
+
+    def tell(self, trial: Trial, result: Result) -> None:
+        if trial.kind is Kind.SCORE:
+            self.outstanding.discard(trial.trial_id)
+            self._scores_told += 1
+            if result.ok:
+                self._scored.append((result.value, trial.trial_id, trial.arch))
+            return
+        super().tell(trial, result)

@@ -1,0 +1,172 @@
+"""A shared, append-only Parquet store of per-cell scores.
+
+Scores are keyed by (space, cell key, dataset, batch size, batch seed, init seed, proxy), so every
+command that scores cells (searches, the correlation study, sweeps) re-uses what was scored once.
+Each record keeps the measured build and scoring time, so a search that takes a score from the
+store still reports the scoring time that cell really cost.
+
+Layout: a directory of ``part-*.parquet`` files with an explicit schema. Each flush writes a new part
+to a temporary file and renames it into place, so a killed process never leaves a broken file and
+several processes can add to one store at once. Later parts win when a key appears twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .status import Status
+
+SCHEMA = pa.schema(
+    [
+        ("space", pa.string()),
+        ("arch_key", pa.int64()),
+        ("arch", pa.string()),
+        ("dataset", pa.string()),
+        ("batch_size", pa.int32()),
+        ("batch_seed", pa.int64()),
+        ("init_seed", pa.int64()),
+        ("proxy", pa.string()),
+        ("score", pa.float64()),
+        ("build_s", pa.float64()),
+        ("score_s", pa.float64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("device", pa.string()),
+        ("created_unix", pa.float64()),
+    ]
+)
+
+DEFAULT_STORE = Path("runs") / "scores"
+
+
+@dataclass(frozen=True)
+class ScoreKey:
+    """What a score depends on."""
+
+    space: str
+    arch_key: int
+    dataset: str
+    batch_size: int
+    batch_seed: int
+    init_seed: int
+    proxy: str = "naswot"
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """One scored cell: the key, the value, its cost and how it ended."""
+
+    key: ScoreKey
+    arch: str
+    score: float
+    build_s: float
+    score_s: float
+    status: Status
+    error: str = ""
+    device: str = "cpu"
+    created_unix: float = 0.0
+
+    def row(self) -> dict:
+        row = asdict(self.key)
+        row.update(arch=self.arch, score=self.score, build_s=self.build_s, score_s=self.score_s,
+                   status=self.status.value, error=self.error, device=self.device,
+                   created_unix=self.created_unix or time.time())
+        return row
+
+
+_KEY_FIELDS = tuple(ScoreKey.__dataclass_fields__)
+
+
+def _from_row(row: dict) -> ScoreRecord:
+    key = ScoreKey(**{f: row[f] for f in _KEY_FIELDS})
+    return ScoreRecord(key, row["arch"], row["score"], row["build_s"], row["score_s"], Status(row["status"]),
+                       row["error"] or "", row["device"], row["created_unix"])
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` through a temporary file in the same directory and a rename."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ScoreStore:
+    """Read and append scores in ``directory`` (created if missing).
+
+    ``get`` answers from memory; ``put`` buffers and writes a part every ``flush_every`` records;
+    call :meth:`flush` (or use the store as a context manager) to write the rest.
+    Failed records are kept (so the failure is visible) but ``get(..., include_failed=False)``
+    skips them so they are retried.
+    """
+
+    def __init__(self, directory: str | Path = DEFAULT_STORE, flush_every: int = 200) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.flush_every = flush_every
+        self._records: dict[ScoreKey, ScoreRecord] = {}
+        self._pending: list[ScoreRecord] = []
+        self.reload()
+
+    def reload(self) -> None:
+        """Read every part (later parts override earlier ones)."""
+        parts = sorted(self.directory.glob("part-*.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        for part in parts:
+            for row in pq.read_table(part, schema=SCHEMA).to_pylist():
+                record = _from_row(row)
+                self._records[record.key] = record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, key: ScoreKey) -> bool:
+        return self.get(key) is not None
+
+    def get(self, key: ScoreKey, include_failed: bool = False) -> ScoreRecord | None:
+        record = self._records.get(key)
+        if record is not None and record.status is Status.FAILED and not include_failed:
+            return None
+        return record
+
+    def records(self) -> list[ScoreRecord]:
+        return list(self._records.values())
+
+    def put(self, record: ScoreRecord) -> None:
+        """Add ``record`` (visible to ``get`` at once; on disk after the next flush)."""
+        self._records[record.key] = record
+        self._pending.append(record)
+        if len(self._pending) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending records as one new part, atomically."""
+        if not self._pending:
+            return
+        table = pa.Table.from_pylist([r.row() for r in self._pending], schema=SCHEMA)
+        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+        write_parquet_atomic(table, self.directory / name)
+        self._pending.clear()
+
+    def frame(self):
+        """All records as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([r.row() for r in self._records.values()], columns=SCHEMA.names)
+
+    def __enter__(self) -> "ScoreStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
