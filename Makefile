@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/python -m scoring.demo
+	$(BIN)/python -m orchestrator.area --workers 8
 
 test: setup
 	$(BIN)/python -m pytest -q
