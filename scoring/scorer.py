@@ -19,9 +19,12 @@ from search_spaces import get_space
 
 from .cells import build_seeded
 from .data import NUM_CLASSES, load_pool
-from .naswot import naswot_score
+from .proxies import get_proxy
 from .status import Status
 from .store import ScoreKey, ScoreRecord
+
+
+INPUT_KINDS = ("images", "noise")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class ScorerConfig:
     data_dir: str | None = None
     device: str = "cpu"
     proxy: str = "naswot"
+    inputs: str = "images"  # "images" (the real minibatch) or "noise" (Gaussian, same shape; ablation)
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
@@ -43,13 +47,22 @@ class ScorerConfig:
             from search_spaces import UnknownNameError
 
             raise UnknownNameError("dataset", self.dataset, tuple(NUM_CLASSES))
-        if self.proxy != "naswot":
+        from .proxies import get_proxy
+
+        get_proxy(self.proxy)
+        if self.inputs not in INPUT_KINDS:
             from search_spaces import UnknownNameError
 
-            raise UnknownNameError("scoring proxy", self.proxy, ("naswot",))
+            raise UnknownNameError("input kind", self.inputs, INPUT_KINDS)
+
+    @property
+    def store_proxy(self) -> str:
+        """The proxy field of the store key (the input kind is part of what a score depends on)."""
+        return self.proxy if self.inputs == "images" else f"{self.proxy}+{self.inputs}"
 
     def key(self, arch_key: int, init_seed: int) -> ScoreKey:
-        return ScoreKey(self.space, int(arch_key), self.dataset, self.batch_size, self.batch_seed, int(init_seed), self.proxy)
+        return ScoreKey(self.space, int(arch_key), self.dataset, self.batch_size, self.batch_seed, int(init_seed),
+                        self.store_proxy)
 
 
 class CellScorer:
@@ -59,13 +72,18 @@ class CellScorer:
         self.config = config
         self.space = get_space(config.space)
         pool = load_pool(config.dataset, Path(config.data_dir) if config.data_dir else None)
-        images, _labels = pool.batch(config.batch_size, config.batch_seed)
+        images, labels = pool.batch(config.batch_size, config.batch_seed)
+        if config.inputs == "noise":
+            generator = torch.Generator().manual_seed(int(config.batch_seed))
+            images = torch.randn(images.shape, generator=generator)
         self.device = torch.device(config.device)
         self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        self.proxy = get_proxy(config.proxy)
         self.num_classes = NUM_CLASSES[config.dataset]
 
     def score(self, arch: str, init_seed: int = 0) -> ScoreRecord:
-        """Score the cell written ``arch``; every candidate fault is a status in the record."""
+        """Score the cell written ``arch`` with the configured proxy; every candidate fault is a status in the record."""
         start = time.perf_counter()
         arch_key = -1
         try:
@@ -73,7 +91,7 @@ class CellScorer:
             arch_key = int(self.space.key(cell))
             model = build_seeded(self.space, cell, self.num_classes, init_seed, self.device)
             built = time.perf_counter()
-            value = naswot_score(model, self.images)
+            value = float(self.proxy(model, self.images, self.labels))
             done = time.perf_counter()
         except Exception as exc:  # a candidate's fault is an outcome, not a crash of the worker
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"

@@ -1,0 +1,269 @@
+"""The correlation study: how well training-free proxies rank untrained networks.
+
+    python -m scoring.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
+
+Samples N distinct cells, scores each with every proxy on the dataset's real images (through Ray
+scoring actors when --workers > 1), keeps every per-cell score in the shared score store (a second
+run with the same settings recomputes nothing) and in OUT/scores.parquet, and prints Kendall tau and
+Spearman rho of each proxy against validation and test accuracy, with the cells whose score was
+non-finite or failed. Figures: OUT/scatter_<dataset>.png and OUT/tau.png.
+
+Ablations of the paper: --batch-size, --batch-seed (another minibatch), --inputs noise (Gaussian
+inputs), --inits k (mean score over k initialisations). --ensemble a,b,c adds a rank ensemble.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from search_spaces import get_space
+from search_spaces.benchmarks import open_nb201_benchmark
+from search_spaces.errors import NaswotError
+
+from .correlation import correlate, rank_ensemble
+from .proxies import available_proxies, get_proxy
+from .scorer import INPUT_KINDS, CellScorer, ScorerConfig
+from .store import DEFAULT_STORE, ScoreStore
+
+ACCURACIES = (("valid", "valid"), ("test", "test"))
+
+
+def sample_cells(space, n: int, seed: int) -> np.ndarray:
+    """``n`` distinct benchmark indices drawn from ``seed`` (the same cells as ``scoring.sweep --n``)."""
+    if not 1 <= n <= len(space):
+        raise ValueError(f"n must be in [1, {len(space)}], got {n}")
+    return np.random.default_rng(seed).choice(len(space), size=n, replace=False)
+
+
+def _pool(config: ScorerConfig, workers: int):
+    if workers <= 1:
+        scorer = CellScorer(config)
+
+        class _Inline:
+            def score_many(self, requests):
+                return [scorer.score(a, s) for a, s in requests]
+
+            def close(self):
+                pass
+
+        return _Inline()
+    from cluster.ray_pool import RayScoringPool
+
+    return RayScoringPool(config, workers=workers)
+
+
+def score_proxy(space, indices, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int,
+                progress: bool = True) -> pd.DataFrame:
+    """Per-cell scores of one proxy (one row per cell and init), from the store or computed."""
+    archs = [space.format(space.from_index(int(i))) for i in indices]
+    requests = [(a, s) for a in archs for s in range(inits)]
+    records = {}
+    misses = []
+    for arch, seed in requests:
+        key = config.key(space.index(space.parse(arch)), seed)
+        hit = store.get(key) if store is not None else None
+        if hit is not None:
+            records[(arch, seed)] = hit
+        else:
+            misses.append((arch, seed))
+    if misses:
+        pool = _pool(config, workers)
+        try:
+            chunk = max(1, 4 * max(1, workers))
+            iterator = range(0, len(misses), chunk)
+            if progress:
+                from tqdm import tqdm
+
+                iterator = tqdm(iterator, desc=f"{config.dataset} {config.store_proxy}", unit="chunk", file=sys.stderr)
+            for start in iterator:
+                part = misses[start : start + chunk]
+                for request, record in zip(part, pool.score_many(part)):
+                    records[request] = record
+                    if store is not None:
+                        store.put(record)
+        finally:
+            pool.close()
+            if store is not None:
+                store.flush()
+    rows = []
+    for arch, seed in requests:
+        r = records[(arch, seed)]
+        rows.append({"arch": arch, "arch_index": space.index(space.parse(arch)), "proxy": config.store_proxy,
+                     "dataset": config.dataset, "init_seed": seed, "score": r.score, "score_s": r.score_s,
+                     "status": r.status.value, "error": r.error})
+    return pd.DataFrame(rows)
+
+
+def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
+    space = get_space(args.space)
+    benchmark = open_nb201_benchmark(args.benchmark, space)
+    indices = sample_cells(space, args.n, args.seed)
+    store = None if args.no_store else ScoreStore(args.store)
+    proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    ensemble = [p.strip() for p in args.ensemble.split(",") if p.strip()] if args.ensemble else []
+    for p in proxies + ensemble:
+        get_proxy(p)
+    needed = list(dict.fromkeys(proxies + ensemble))
+    score_frames, corr_rows = [], []
+    for dataset in [d.strip() for d in args.dataset.split(",")]:
+        per_cell = pd.DataFrame({"arch_index": indices})
+        for split, key in ACCURACIES:
+            try:
+                per_cell[split] = [benchmark.accuracy(space.from_index(int(i)), dataset, key) for i in indices]
+            except KeyError:
+                per_cell[split] = np.nan  # the source has no such split (e.g. embedded CIFAR-100 valid)
+        for proxy in needed:
+            config = ScorerConfig(args.space, dataset, args.batch_size, args.batch_seed, args.data_dir,
+                                  proxy=proxy, inputs=args.inputs)
+            scores = score_proxy(space, indices, config, args.inits, store, args.workers, not args.no_progress)
+            score_frames.append(scores)
+            mean = scores.groupby("arch_index", sort=False)["score"].mean()
+            failed = scores.groupby("arch_index", sort=False)["status"].apply(lambda s: (s == "failed").any())
+            per_cell[proxy] = mean.reindex(indices).to_numpy()
+            per_cell[f"{proxy}__failed"] = failed.reindex(indices).to_numpy()
+        names = list(proxies)
+        if ensemble:
+            label = "ensemble(" + "+".join(ensemble) + ")"
+            per_cell[label] = rank_ensemble({p: per_cell[p].to_numpy() for p in ensemble})
+            per_cell[f"{label}__failed"] = np.zeros(len(per_cell), dtype=bool)
+            names.append(label)
+        for name in names:
+            for split, _ in ACCURACIES:
+                c = correlate(per_cell[name], per_cell[split])
+                nonfinite = int((~np.isfinite(per_cell[name].to_numpy(dtype=float))).sum())
+                corr_rows.append({"dataset": dataset, "proxy": name, "accuracy": split, "kendall_tau": c.kendall_tau,
+                                  "spearman_rho": c.spearman_rho, "cells": c.cells,
+                                  "nonfinite": nonfinite - int(per_cell[f"{name}__failed"].sum()),
+                                  "failed": int(per_cell[f"{name}__failed"].sum())})
+        if args.out and not args.no_plots:
+            plot_scatter(per_cell, names, dataset, Path(args.out) / f"scatter_{dataset}.png")
+    corr = pd.DataFrame(corr_rows)
+    return pd.concat(score_frames, ignore_index=True), corr
+
+
+def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    split = "valid" if per_cell["valid"].notna().any() else "test"
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        v = per_cell[name].to_numpy(dtype=float)
+        keep = np.isfinite(v) & per_cell[split].notna().to_numpy()
+        x = v[keep]
+        if name in ("synflow", "params", "flops", "grad_norm", "snip", "fisher") and (x > 0).all():
+            ax.set_xscale("log")
+        ax.scatter(x, per_cell[split].to_numpy()[keep], s=4, alpha=0.4)
+        c = correlate(per_cell[name], per_cell[split])
+        ax.set_title(f"{name}: tau {c.kendall_tau:.3f}")
+        ax.set_xlabel("score")
+        ax.set_ylabel(f"{dataset} {split} accuracy (%)")
+        ax.set_ylim(bottom=max(0.0, float(np.nanpercentile(per_cell[split], 1)) - 5))
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for (dataset, proxy), g in corr.groupby(["dataset", "proxy"], sort=False):
+        pick = g[g["accuracy"] == "valid"]
+        if pick["kendall_tau"].isna().all():
+            pick = g[g["accuracy"] == "test"]
+        rows.append((dataset, proxy, float(pick["kendall_tau"].iloc[0]), pick["accuracy"].iloc[0]))
+    datasets = list(dict.fromkeys(r[0] for r in rows))
+    proxies = list(dict.fromkeys(r[1] for r in rows))
+    width = 0.8 / max(1, len(datasets))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(proxies)), 3.8))
+    for k, dataset in enumerate(datasets):
+        taus = [next((r[2] for r in rows if r[0] == dataset and r[1] == p), np.nan) for p in proxies]
+        split = next(r[3] for r in rows if r[0] == dataset)
+        ax.bar(np.arange(len(proxies)) + k * width, taus, width, label=f"{dataset} ({split})")
+    ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, proxies, rotation=20)
+    ax.set_ylabel("Kendall tau")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def format_correlations(corr: pd.DataFrame) -> str:
+    head = f"{'dataset':<11}{'proxy':<30}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}{'-inf/nan':>9}{'failed':>7}"
+    lines = [head, "-" * len(head)]
+    for _, r in corr.iterrows():
+        if np.isnan(r["kendall_tau"]) and r["cells"] == 0:
+            continue
+        lines.append(f"{r['dataset']:<11}{r['proxy']:<30}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
+                     f"{r['spearman_rho']:>8.3f}{r['cells']:>7}{r['nonfinite']:>9}{r['failed']:>7}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m scoring.correlate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", default="nb201")
+    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, imagenet16, or a comma list")
+    p.add_argument("--n", type=int, default=1000, help="distinct random cells")
+    p.add_argument("--proxies", default="naswot,grad_norm,synflow",
+                   help=f"comma list of: {', '.join(available_proxies())}")
+    p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled cells")
+    p.add_argument("--workers", type=int, default=1, help="Ray scoring actors (1 = in this process)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-seed", type=int, default=0, help="which minibatch (ablation: another one)")
+    p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
+    p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")
+    p.add_argument("--benchmark", default=None, help="a NATS-Bench topology directory (default: embedded table)")
+    p.add_argument("--data-dir", default=None, help="a CIFAR python-batches directory (default: embedded images)")
+    p.add_argument("--store", default=str(DEFAULT_STORE))
+    p.add_argument("--no-store", action="store_true")
+    p.add_argument("--out", default="runs/correlate", help="directory for scores.parquet, correlations and figures")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.inits < 1:
+        print("error: --inits must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        scores, corr = study(args)
+    except (NaswotError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scores.to_parquet(out / "scores.parquet", index=False)
+    corr.to_csv(out / "correlations.csv", index=False)
+    if not args.no_plots:
+        plot_tau_bars(corr, out / "tau.png")
+    print(f"{args.n} cells of {args.space}, batch {args.batch_size} (seed {args.batch_seed}), inputs {args.inputs}, "
+          f"{args.inits} init(s)")
+    print(format_correlations(corr))
+    print(f"\nper-cell scores: {out / 'scores.parquet'}; figures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
