@@ -159,13 +159,15 @@ def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: P
     for ax, name in zip(axes.flat, names):
         v = per_cell[name].to_numpy(dtype=float)
         keep = np.isfinite(v) & per_cell[split].notna().to_numpy()
-        x = v[keep]
-        if name in ("synflow", "params", "flops", "grad_norm", "snip", "fisher") and (x > 0).all():
-            ax.set_xscale("log")
+        x, label = v[keep], "score"
+        positive = x[x > 0]
+        if len(positive) == len(x) - int((x == 0).sum()) and len(positive) > 2 and positive.max() / positive.min() > 1e3:
+            keep = keep & (v > 0)  # spans many decades: show log10 (zeros left out)
+            x, label = np.log10(v[keep]), "log10 score"
         ax.scatter(x, per_cell[split].to_numpy()[keep], s=4, alpha=0.4)
         c = correlate(per_cell[name], per_cell[split])
         ax.set_title(f"{name}: tau {c.kendall_tau:.3f}")
-        ax.set_xlabel("score")
+        ax.set_xlabel(label)
         ax.set_ylabel(f"{dataset} {split} accuracy (%)")
         ax.set_ylim(bottom=max(0.0, float(np.nanpercentile(per_cell[split], 1)) - 5))
     for ax in list(axes.flat)[len(names):]:
@@ -199,7 +201,7 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, proxies, rotation=20)
     ax.set_ylabel("Kendall tau")
     ax.axhline(0, color="black", lw=0.6)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
