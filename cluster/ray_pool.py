@@ -46,9 +46,8 @@ class _ScoringActorImpl:
     def ready(self) -> str:
         return self.name
 
-    def score(self, arch: str, init_seed: int) -> ScoreRecord:
-        record = self.scorer.score(arch, init_seed)
-        return record
+    def score(self, arch: str, init_seed: int, proxy: str | None = None) -> ScoreRecord:
+        return self.scorer.score(arch, init_seed, proxy)
 
 
 class RayScoringPool:
@@ -104,8 +103,8 @@ class RayScoringPool:
         self.actors[slot] = self._new_actor(slot)
         self.restarts += 1
 
-    def score_many(self, requests: Sequence[tuple[str, int]]) -> list[ScoreRecord]:
-        """Score every request, W in flight; results in request order."""
+    def score_many(self, requests: Sequence[tuple]) -> list[ScoreRecord]:
+        """Score every request ``(arch, init_seed[, proxy])``, W in flight; results in request order."""
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
         pending = deque(range(len(requests)))
@@ -116,8 +115,8 @@ class RayScoringPool:
         while pending or in_flight:
             while pending and idle:
                 i, slot = pending.popleft(), idle.popleft()
-                arch, seed = requests[i]
-                in_flight[self.actors[slot].score.remote(arch, int(seed))] = (i, slot, time.perf_counter())
+                arch, seed, *proxy = requests[i]
+                in_flight[self.actors[slot].score.remote(arch, int(seed), *proxy)] = (i, slot, time.perf_counter())
             ready, _ = self.ray.wait(list(in_flight), num_returns=1)
             for ref in ready:
                 i, slot, started = in_flight.pop(ref)
@@ -127,9 +126,9 @@ class RayScoringPool:
                     self._replace(slot)
                     attempts[i] += 1
                     if attempts[i] > self.max_retries:
-                        arch, seed = requests[i]
+                        arch, seed, *proxy = requests[i]
                         results[i] = ScoreRecord(
-                            self.config.key(-1, seed), arch, float("nan"), 0.0, time.perf_counter() - started,
+                            self.config.key(-1, seed, *proxy), arch, float("nan"), 0.0, time.perf_counter() - started,
                             Status.FAILED, f"scoring actor died {attempts[i]} times: {type(exc).__name__}: {exc}",
                             self.config.device, time.time(),
                         )

@@ -30,6 +30,8 @@ def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--init-seed", type=int, default=0, help="initialisation seed of scored networks")
     p.add_argument("--benchmark", default=None, help="a NATS-Bench topology directory (default: the embedded NB201 table)")
     p.add_argument("--data-dir", default=None, help="a cifar-10-batches-py / cifar-100-python directory (default: embedded images)")
+    p.add_argument("--proxy", default="naswot", help="the training-free score (see scoring.proxies)")
+    p.add_argument("--ensemble", default="", help="comma list of proxies: rank cells by their rank ensemble")
     p.add_argument("--store", default="runs/scores", help="shared score store directory")
     p.add_argument("--no-store", action="store_true", help="score every cell afresh, cache nothing")
     p.add_argument("--out", default="runs", help="where new run directories are created")
@@ -45,6 +47,7 @@ def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> Ex
         batch_seed=args.batch_seed, init_seed=args.init_seed, benchmark_path=args.benchmark, data_dir=args.data_dir,
         store=None if args.no_store else args.store, executor=args.executor, address=args.address,
         gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
+        proxy=args.proxy, ensemble=tuple(p.strip() for p in args.ensemble.split(",") if p.strip()),
         extra={"scoring_actors": args.workers}, **specific,
     )
 

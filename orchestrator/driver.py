@@ -55,6 +55,30 @@ class RunOutcome:
     stopped_by: str  # "finished" | "budget"
 
 
+def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
+    """One SCORE result from the records of every proxy of a cell.
+
+    FAILED if any proxy failed, NONFINITE if any value is not finite. ``score`` and ``value`` are
+    the first proxy's; with several proxies the searcher ranks by ``proxy_scores`` (rank ensemble).
+    """
+    records = [record for record, _cached in per_proxy]
+    first = records[0]
+    if any(r.status is Status.FAILED for r in records):
+        status = Status.FAILED
+    elif any(r.status is Status.NONFINITE for r in records):
+        status = Status.NONFINITE
+    else:
+        status = Status.OK
+    metrics = oracle.metrics(arch) if status is not Status.FAILED else {}
+    return Result(
+        status=status, value=first.score, cost_s=sum(r.build_s + r.score_s for r in records), score=first.score,
+        score_s=sum(r.score_s for r in records), metrics=metrics,
+        proxy_scores={r.key.proxy: r.score for r in records},
+        error="; ".join(r.error for r in records if r.error), worker=first.device,
+        cached=all(cached for _r, cached in per_proxy),
+    )
+
+
 def result_from_row(row: Mapping[str, Any]) -> Result:
     """Rebuild the Result of a history row (for replay on resume)."""
     from .records import METRIC_NAMES
@@ -64,7 +88,8 @@ def result_from_row(row: Mapping[str, Any]) -> Result:
     value = row["score"] if kind is Kind.SCORE else row["fitness"]
     return Result(
         status=status, value=value, cost_s=row["cost_s"], score=row["score"], score_s=row["score_s"],
-        fitness=row["fitness"], metrics={m: row[m] for m in METRIC_NAMES}, error=row["error"] or "",
+        fitness=row["fitness"], metrics={m: row[m] for m in METRIC_NAMES},
+        proxy_scores=dict(row.get("proxy_scores") or []), error=row["error"] or "",
         worker=row["worker"] or "", cached=bool(row["cached"]),
     )
 
@@ -139,14 +164,8 @@ class SimulatedDriver:
             if self.scoring is None:
                 raise NaswotError(f"{self.algorithm} asks for scores but the driver has no scoring service")
             answers = self.scoring.score_many([(trials[i].arch, self.init_seed) for i in to_score])
-            for i, (record, cached) in zip(to_score, answers):
-                metrics = self.oracle.metrics(trials[i].arch) if record.status is not Status.FAILED else {}
-                cost = record.build_s + record.score_s
-                results[i] = Result(
-                    status=record.status, value=record.score, cost_s=cost, score=record.score,
-                    score_s=record.score_s, metrics=metrics, error=record.error, worker=record.device,
-                    cached=cached,
-                )
+            for i, per_proxy in zip(to_score, answers):
+                results[i] = combine_scores(per_proxy, self.oracle, trials[i].arch)
         for i, trial in enumerate(trials):
             if results[i] is None:
                 results[i] = self.oracle.evaluate(trial.arch)

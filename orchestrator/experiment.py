@@ -60,6 +60,8 @@ class ExperimentConfig:
     address: str | None = None  # an existing Ray cluster
     gpus_per_worker: float | None = None  # default: 1 when the cluster has GPUs, else 0
     cpus_per_worker: float | None = None  # default: the CPUs shared among the workers
+    proxy: str = "naswot"  # the training-free score NASWOT / AREA use
+    ensemble: tuple[str, ...] = ()  # several proxies: rank by their rank ensemble instead
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,9 +74,22 @@ class ExperimentConfig:
         if self.executor not in ("ray", "inline"):
             raise UnknownNameError("executor", self.executor, ("ray", "inline"))
         object.__setattr__(self, "fitness", tuple(self.fitness))
+        object.__setattr__(self, "ensemble", tuple(self.ensemble))
+        from scoring.proxies import get_proxy
+
+        for name in (self.proxy, *self.ensemble):
+            get_proxy(name)
+        if len(self.ensemble) == 1:
+            raise ValueError("an ensemble needs at least two proxies (use --proxy for one)")
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The proxies every scored cell gets."""
+        return self.ensemble or (self.proxy,)
 
     def scorer_config(self, device: str = "cpu") -> ScorerConfig:
-        return ScorerConfig(self.space, self.dataset, self.batch_size, self.batch_seed, self.data_dir, device)
+        return ScorerConfig(self.space, self.dataset, self.batch_size, self.batch_seed, self.data_dir, device,
+                            proxy=self.proxies[0])
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -87,12 +102,12 @@ class ExperimentConfig:
 
 def make_searcher(config: ExperimentConfig, space, rng: np.random.Generator):
     if config.algorithm == "naswot":
-        return NASWOTSearch(space, rng, n=config.n)
+        return NASWOTSearch(space, rng, n=config.n, ensemble=config.ensemble)
     if config.algorithm == "random":
         return RandomSearch(space, rng)
     if config.algorithm == "rea":
         return RegularizedEvolution(space, rng, config.population_size, config.sample_size)
-    return AREA(space, rng, config.population_size, config.sample_size, m=config.m)
+    return AREA(space, rng, config.population_size, config.sample_size, m=config.m, ensemble=config.ensemble)
 
 
 def _versions() -> dict:
@@ -165,7 +180,7 @@ def run_experiment(
     own_pool = pool is None and config.algorithm in NEEDS_SCORES
     if own_pool:
         pool = make_pool(config)
-    scoring = ScoringService(config.scorer_config(), pool, store, space) if pool is not None else None
+    scoring = ScoringService(config.scorer_config(), pool, store, space, config.proxies) if pool is not None else None
     outcomes: list[RunOutcome] = []
     bar = None
     if progress:

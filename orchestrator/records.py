@@ -66,6 +66,7 @@ class Result:
     score_s: float = math.nan
     fitness: float = math.nan
     metrics: dict[str, float] = field(default_factory=dict)
+    proxy_scores: dict[str, float] = field(default_factory=dict)  # every proxy a SCORE trial was scored with
     error: str = ""
     worker: str = ""
     cached: bool = False

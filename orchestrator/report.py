@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoring.correlation import rank_ensemble
+
 from .history import load_history
 from .records import METRIC_NAMES
 
@@ -26,6 +28,15 @@ COLUMN_TITLES = {
 }
 
 
+def _ensemble_of(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The proxies of a rank ensemble when the score rows carry several, else ()."""
+    scored = rows[rows["kind"] == "score"] if "proxy_scores" in rows else rows.iloc[:0]
+    for value in scored.get("proxy_scores", []):
+        names = tuple(name for name, _v in (value if value is not None else []))
+        return names if len(names) > 1 else ()
+    return ()
+
+
 def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (run_id, seed): the chosen cell, its accuracies and the search time."""
     rows = []
@@ -33,7 +44,14 @@ def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
         group = group.sort_values("tell_order", kind="stable")
         algorithm = group["algorithm"].iloc[0]
         ok = group[group["status"] == "ok"]
-        if algorithm == "naswot":
+        ensemble = _ensemble_of(ok)
+        if algorithm == "naswot" and ensemble:
+            candidates = ok[ok["kind"] == "score"].copy()
+            columns = {p: np.array([dict(ps).get(p, np.nan) for ps in candidates["proxy_scores"]]) for p in ensemble}
+            candidates["ensemble_rank"] = rank_ensemble(columns) if len(candidates) else []
+            candidates = candidates.sort_values(["ensemble_rank", "trial_id"], ascending=[False, True])
+            key = "ensemble_rank"
+        elif algorithm == "naswot":
             candidates, key = ok[ok["kind"] == "score"], "score"
         else:
             candidates, key = ok[ok["kind"] == "evaluate"], "fitness"
@@ -42,7 +60,7 @@ def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
             rows.append({"run_id": run_id, "algorithm": algorithm, "seed": seed, "arch": None,
                          "search_time_s": search_time, "trials": len(group)})
             continue
-        best = candidates.loc[candidates[key].idxmax()]
+        best = candidates.iloc[0] if key == "ensemble_rank" else candidates.loc[candidates[key].idxmax()]
         row = {"run_id": run_id, "algorithm": algorithm, "seed": seed, "arch": best["arch"],
                "arch_index": best["arch_index"], "search_time_s": search_time, "trials": len(group),
                "failed": int((group["status"] != "ok").sum())}

@@ -13,10 +13,13 @@ from scoring.scorer import CellScorer, ScorerConfig
 from scoring.store import ScoreRecord, ScoreStore
 
 
-class ScoringPool(Protocol):
-    """Scores (arch string, init seed) requests; a candidate's fault is a FAILED record, never a raise."""
+Request = tuple  # (arch string, init seed) or (arch string, init seed, proxy name)
 
-    def score_many(self, requests: Sequence[tuple[str, int]]) -> list[ScoreRecord]: ...
+
+class ScoringPool(Protocol):
+    """Scores requests (arch, init seed[, proxy]); a candidate's fault is a FAILED record, never a raise."""
+
+    def score_many(self, requests: Sequence[Request]) -> list[ScoreRecord]: ...
 
     def close(self) -> None: ...
 
@@ -28,10 +31,10 @@ class InlinePool:
         self.config = config
         self._scorer: CellScorer | None = None
 
-    def score_many(self, requests: Sequence[tuple[str, int]]) -> list[ScoreRecord]:
+    def score_many(self, requests: Sequence[Request]) -> list[ScoreRecord]:
         if self._scorer is None:
             self._scorer = CellScorer(self.config)
-        return [self._scorer.score(arch, seed) for arch, seed in requests]
+        return [self._scorer.score(*request) for request in requests]
 
     def close(self) -> None:
         self._scorer = None
@@ -40,41 +43,50 @@ class InlinePool:
 class ScoringService:
     """Store first, pool for the misses; new records are added to the store.
 
-    ``score_many`` returns ``(record, cached)`` per request, in request order.
+    Every request is scored with each of ``proxies`` (default: the config's one proxy);
+    ``score_many`` returns, per request and in request order, ``[(record, cached), ...]`` with one
+    entry per proxy.
     """
 
-    def __init__(self, config: ScorerConfig, pool: ScoringPool, store: ScoreStore | None = None, space=None) -> None:
+    def __init__(self, config: ScorerConfig, pool: ScoringPool, store: ScoreStore | None = None, space=None,
+                 proxies: Sequence[str] | None = None) -> None:
         self.config = config
         self.pool = pool
         self.store = store
         self.space = space
+        self.proxies = tuple(proxies or (config.proxy,))
         self.fresh = 0
         self.cached = 0
 
-    def _key(self, arch: str, init_seed: int):
-        return self.config.key(self.space.key(self.space.parse(arch)), init_seed)
+    def _key(self, arch: str, init_seed: int, proxy: str):
+        return self.config.key(self.space.key(self.space.parse(arch)), init_seed, proxy)
 
-    def score_many(self, requests: Sequence[tuple[str, int]]) -> list[tuple[ScoreRecord, bool]]:
-        out: list[tuple[ScoreRecord, bool] | None] = [None] * len(requests)
+    def score_many(self, requests: Sequence[tuple[str, int]]) -> list[list[tuple[ScoreRecord, bool]]]:
+        flat = [(arch, seed, proxy) for arch, seed in requests for proxy in self.proxies]
+        out: list[tuple[ScoreRecord, bool] | None] = [None] * len(flat)
         misses: list[int] = []
-        for i, (arch, seed) in enumerate(requests):
-            record = self.store.get(self._key(arch, seed)) if self.store is not None and self.space is not None else None
+        for i, (arch, seed, proxy) in enumerate(flat):
+            record = None
+            if self.store is not None and self.space is not None:
+                record = self.store.get(self._key(arch, seed, proxy))
             if record is not None:
                 out[i] = (record, True)
             else:
                 misses.append(i)
         if misses:
-            records = self.pool.score_many([requests[i] for i in misses])
-            for i, record in zip(misses, records):
-                arch, seed = requests[i]
+            single = self.proxies == (self.config.proxy,)
+            asked = [flat[i][:2] if single else flat[i] for i in misses]
+            for i, record in zip(misses, self.pool.score_many(asked)):
+                arch, seed, proxy = flat[i]
                 if self.space is not None:
-                    record = dataclasses.replace(record, key=self._key(arch, seed))
+                    record = dataclasses.replace(record, key=self._key(arch, seed, proxy))
                 out[i] = (record, False)
                 if self.store is not None:
                     self.store.put(record)
-        self.cached += len(requests) - len(misses)
+        self.cached += len(flat) - len(misses)
         self.fresh += len(misses)
-        return out  # type: ignore[return-value]
+        k = len(self.proxies)
+        return [out[j * k : (j + 1) * k] for j in range(len(requests))]  # type: ignore[misc]
 
     def flush(self) -> None:
         if self.store is not None:

@@ -20,6 +20,19 @@ from search_spaces.base import SearchSpace
 from .records import Kind, Phase, Result, Trial
 
 
+def ensemble_order(items: list[tuple[Trial, Result]], proxies: tuple[str, ...]) -> list[tuple[Trial, Result]]:
+    """``items`` best first by the rank ensemble of ``proxies`` (sum of per-proxy ranks among
+    ``items``; ties go to the earlier trial)."""
+    from scoring.correlation import rank_ensemble
+
+    if not items:
+        return []
+    columns = {p: np.array([r.proxy_scores.get(p, np.nan) for _, r in items]) for p in proxies}
+    total = rank_ensemble(columns)
+    order = sorted(range(len(items)), key=lambda i: (-total[i], items[i][0].trial_id))
+    return [items[i] for i in order]
+
+
 class Searcher(Protocol):
     name: str
 
@@ -80,12 +93,15 @@ class NASWOTSearch(_Base):
 
     name = "naswot"
 
-    def __init__(self, space: SearchSpace, rng: np.random.Generator, n: int = 100) -> None:
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, n: int = 100,
+                 ensemble: tuple[str, ...] | None = None) -> None:
         super().__init__(space, rng)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         self.n = n
         self.told = 0
+        self.ensemble = tuple(ensemble) if ensemble and len(ensemble) > 1 else None
+        self._ok: list[tuple[Trial, Result]] = []
 
     def ask(self) -> Trial | None:
         if self._next_id >= self.n:
@@ -95,6 +111,15 @@ class NASWOTSearch(_Base):
     def tell(self, trial: Trial, result: Result) -> None:
         self.told += 1
         self._consider(trial, result)
+        if result.ok:
+            self._ok.append((trial, result))
+
+    def best(self) -> tuple[Trial, Result] | None:
+        """The best score; with an ensemble, the best rank-ensemble among the cells told so far."""
+        if self.ensemble is None:
+            return self._best
+        ranked = ensemble_order(self._ok, self.ensemble)
+        return ranked[0] if ranked else None
 
     @property
     def finished(self) -> bool:
@@ -188,8 +213,11 @@ class AREA(RegularizedEvolution):
         population_size: int = 10,
         sample_size: int = 3,
         m: int = 20,
+        ensemble: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(space, rng, population_size, sample_size)
+        self.ensemble = tuple(ensemble) if ensemble and len(ensemble) > 1 else None
+        self._scored_results: list[tuple[Trial, Result]] = []
         if m < population_size:
             raise ValueError(f"m ({m}) must be at least population_size ({population_size})")
         self.m = m
@@ -203,8 +231,12 @@ class AREA(RegularizedEvolution):
         if self._scores_told < self.m:
             return None  # every score is needed before the population is chosen
         if self._seeds is None:
-            ranked = sorted(self._scored, key=lambda s: (-s[0], s[1]))
-            self._seeds = [arch for _score, _tid, arch in ranked[: self.population_size]]
+            if self.ensemble is None:
+                ranked = sorted(self._scored, key=lambda s: (-s[0], s[1]))
+                self._seeds = [arch for _score, _tid, arch in ranked[: self.population_size]]
+            else:
+                ranked = ensemble_order(self._scored_results, self.ensemble)
+                self._seeds = [t.arch for t, _r in ranked[: self.population_size]]
         if self._initial_asked < len(self._seeds):
             arch = self.space.parse(self._seeds[self._initial_asked])
             self._initial_asked += 1
@@ -222,5 +254,6 @@ class AREA(RegularizedEvolution):
             self._scores_told += 1
             if result.ok:
                 self._scored.append((result.value, trial.trial_id, trial.arch))
+                self._scored_results.append((trial, result))
             return
         super().tell(trial, result)

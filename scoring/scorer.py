@@ -58,11 +58,14 @@ class ScorerConfig:
     @property
     def store_proxy(self) -> str:
         """The proxy field of the store key (the input kind is part of what a score depends on)."""
-        return self.proxy if self.inputs == "images" else f"{self.proxy}+{self.inputs}"
+        return self.store_name(self.proxy)
 
-    def key(self, arch_key: int, init_seed: int) -> ScoreKey:
+    def store_name(self, proxy: str) -> str:
+        return proxy if self.inputs == "images" else f"{proxy}+{self.inputs}"
+
+    def key(self, arch_key: int, init_seed: int, proxy: str | None = None) -> ScoreKey:
         return ScoreKey(self.space, int(arch_key), self.dataset, self.batch_size, self.batch_seed, int(init_seed),
-                        self.store_proxy)
+                        self.store_name(proxy or self.proxy))
 
 
 class CellScorer:
@@ -79,11 +82,16 @@ class CellScorer:
         self.device = torch.device(config.device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
-        self.proxy = get_proxy(config.proxy)
+        get_proxy(config.proxy)
         self.num_classes = NUM_CLASSES[config.dataset]
 
-    def score(self, arch: str, init_seed: int = 0) -> ScoreRecord:
-        """Score the cell written ``arch`` with the configured proxy; every candidate fault is a status in the record."""
+    def score(self, arch: str, init_seed: int = 0, proxy: str | None = None) -> ScoreRecord:
+        """Score the cell written ``arch`` with ``proxy`` (default: the configured one).
+
+        Every candidate fault is a status in the record; an unknown proxy raises ``UnknownNameError``.
+        """
+        proxy = proxy or self.config.proxy
+        function = get_proxy(proxy)
         start = time.perf_counter()
         arch_key = -1
         try:
@@ -91,11 +99,11 @@ class CellScorer:
             arch_key = int(self.space.key(cell))
             model = build_seeded(self.space, cell, self.num_classes, init_seed, self.device)
             built = time.perf_counter()
-            value = float(self.proxy(model, self.images, self.labels))
+            value = float(function(model, self.images, self.labels))
             done = time.perf_counter()
         except Exception as exc:  # a candidate's fault is an outcome, not a crash of the worker
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-            return ScoreRecord(self.config.key(arch_key, init_seed), arch, math.nan, 0.0,
+            return ScoreRecord(self.config.key(arch_key, init_seed, proxy), arch, math.nan, 0.0,
                                time.perf_counter() - start, Status.FAILED, message, str(self.device), time.time())
-        return ScoreRecord(self.config.key(arch_key, init_seed), arch, value, built - start, done - built,
+        return ScoreRecord(self.config.key(arch_key, init_seed, proxy), arch, value, built - start, done - built,
                            Status.of_value(value), "", str(self.device), time.time())

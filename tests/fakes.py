@@ -39,3 +39,19 @@ class FormulaPool:
 
     def close(self) -> None:
         pass
+
+
+class MultiProxyPool(FormulaPool):
+    """FormulaPool that also answers (arch, seed, proxy) requests, with a different formula per proxy."""
+
+    def score_many(self, requests):
+        plain = super().score_many([r[:2] for r in requests])
+        out = []
+        for request, record in zip(requests, plain):
+            proxy = request[2] if len(request) > 2 else self.config.proxy
+            if proxy != self.config.proxy and record.status is Status.OK:
+                value = 100.0 - 7 * request[0].count("skip_connect") + (sum(map(ord, request[0] + proxy)) % 13)
+                record = ScoreRecord(self.config.key(-1, request[1], proxy), record.arch, value, record.build_s,
+                                     record.score_s, Status.OK, "", "fake", record.created_unix)
+            out.append(record)
+        return out

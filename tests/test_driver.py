@@ -168,3 +168,34 @@ def test_config_validation():
         ExperimentConfig(algorithm="rea")
     with pytest.raises(ValueError):
         ExperimentConfig(algorithm="naswot", workers=0)
+
+
+@pytest.mark.parametrize("algorithm", ["naswot", "area"])
+def test_ensemble_search_ranks_by_the_rank_ensemble_and_resumes(algorithm, tmp_path, nb201):
+    from orchestrator.searchers import ensemble_order
+
+    from .fakes import MultiProxyPool
+
+    config = _config(algorithm, n=12, m=12, runs=2, ensemble=("naswot", "params"))
+    outcomes = run_experiment(config, tmp_path / "e", pool=MultiProxyPool(), progress=False)
+    frame = load_history(tmp_path / "e")
+    scores = frame[frame["kind"] == "score"]
+    assert all(sorted(dict(p)) == ["naswot", "params"] for p in scores["proxy_scores"])
+    if algorithm == "naswot":
+        for outcome in outcomes:
+            rows = scores[scores["seed"] == outcome.seed]
+            # by hand: sum of ranks of both proxies among the 12 cells
+            a = rows["proxy_scores"].map(lambda p: dict(p)["naswot"]).rank().to_numpy()
+            b = rows["proxy_scores"].map(lambda p: dict(p)["params"]).rank().to_numpy()
+            assert outcome.best[0].arch == rows["arch"].to_numpy()[np.argmax(a + b)]
+        assert list(final_choices(frame)["arch"]) == [o.best[0].arch for o in outcomes]
+    else:
+        seeds = frame[(frame["phase"] == "population") & (frame["seed"] == config.seed)]["arch"].tolist()
+        rows = scores[scores["seed"] == config.seed]
+        a = rows["proxy_scores"].map(lambda p: dict(p)["naswot"]).rank().to_numpy()
+        b = rows["proxy_scores"].map(lambda p: dict(p)["params"]).rank().to_numpy()
+        top = rows["arch"].to_numpy()[np.argsort(-(a + b), kind="stable")][:10]
+        assert sorted(seeds) == sorted(top)
+    resumed = run_experiment(config, tmp_path / "e", resume=True, pool=MultiProxyPool(fail=set(frame["arch"])),
+                             progress=False)
+    assert [o.best[0].arch for o in resumed] == [o.best[0].arch for o in outcomes]

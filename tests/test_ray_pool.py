@@ -78,3 +78,9 @@ def test_experiment_on_ray_with_store(pool, tmp_path):
     assert list(a["score"]) == list(b["score"])
     assert list(a["score_s"]) == list(b["score_s"])  # the measured scoring time travels with the score
     assert [o.best[0].arch for o in first] == [o.best[0].arch for o in second]
+
+
+def test_requests_may_name_another_proxy(pool, archs, nb201):
+    records = pool.score_many([(archs[0], 0, "params"), (archs[0], 0)])
+    assert records[0].key.proxy == "params" and records[1].key.proxy == "naswot"
+    assert records[0].score == sum(p.numel() for p in nb201.build(nb201.parse(archs[0]), 10).parameters())
