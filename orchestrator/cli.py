@@ -13,9 +13,13 @@ from .history import load_history
 from .report import format_table, summarise
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help, and the description's own line breaks."""
+
+
 def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m orchestrator.{algorithm}", description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_Formatter)
     p.add_argument("--runs", type=int, default=1, help="repeat with seeds seed .. seed+runs-1")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--workers", type=int, default=1, help="Ray scoring actors, and the virtual workers of the simulated clock")
