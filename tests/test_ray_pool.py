@@ -39,7 +39,7 @@ def test_scores_in_request_order_equal_inline(pool, archs):
     assert [r.arch for r in records] == archs
     for record in records:
         assert record.status in (Status.OK, Status.NONFINITE)
-        assert record.score == pytest.approx(inline.score(record.arch, 0).score, rel=1e-7)  # thread counts differ
+        assert record.score == pytest.approx(inline.score(record.arch, 0).score, rel=1e-5)  # thread counts differ: a code near 0 may flip
         assert record.device == "cpu"
 
 
@@ -54,11 +54,11 @@ def test_dead_actor_is_replaced_and_request_retried(pool, archs, ray_session):
 def test_actor_killed_mid_run(pool, archs, ray_session):
     before = pool.restarts
     victim = pool.actors[1]
-    timer = threading.Timer(0.5, lambda: ray_session.kill(victim))
+    timer = threading.Timer(0.3, lambda: ray_session.kill(victim))
     timer.start()
-    records = pool.score_many([(a, s) for a in archs for s in (1, 2)])
+    records = pool.score_many([(a, s) for a in archs for s in range(1, 7)])
     timer.join()
-    assert len(records) == 12 and all(r.status is not Status.FAILED for r in records)
+    assert len(records) == 36 and all(r.status is not Status.FAILED for r in records)
     assert pool.restarts >= before + 1
 
 
