@@ -198,10 +198,12 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
         taus = [next((r[2] for r in rows if r[0] == dataset and r[1] == p), np.nan) for p in proxies]
         split = next(r[3] for r in rows if r[0] == dataset)
         ax.bar(np.arange(len(proxies)) + k * width, taus, width, label=f"{dataset} ({split})")
-    ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, proxies, rotation=20)
+    labels = [p.replace("(", "\n(").replace("+", "+\n") if len(p) > 14 else p for p in proxies]
+    ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, labels)
     ax.set_ylabel("Kendall tau")
     ax.axhline(0, color="black", lw=0.6)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(3, len(datasets)), fontsize=8,
+              frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
@@ -209,12 +211,14 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
 
 
 def format_correlations(corr: pd.DataFrame) -> str:
-    head = f"{'dataset':<11}{'proxy':<30}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}{'-inf/nan':>9}{'failed':>7}"
+    """The correlation table as fixed-width text; the proxy column is as wide as its longest name."""
+    shown = corr[~(corr["kendall_tau"].isna() & (corr["cells"] == 0))]
+    pw = max([len("proxy")] + [len(str(p)) for p in shown["proxy"]]) + 2
+    head = (f"{'dataset':<11}{'proxy':<{pw}}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}"
+            f"{'-inf/nan':>9}{'failed':>7}")
     lines = [head, "-" * len(head)]
-    for _, r in corr.iterrows():
-        if np.isnan(r["kendall_tau"]) and r["cells"] == 0:
-            continue
-        lines.append(f"{r['dataset']:<11}{r['proxy']:<30}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
+    for _, r in shown.iterrows():
+        lines.append(f"{r['dataset']:<11}{r['proxy']:<{pw}}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
                      f"{r['spearman_rho']:>8.3f}{r['cells']:>7}{r['nonfinite']:>9}{r['failed']:>7}")
     return "\n".join(lines)
 

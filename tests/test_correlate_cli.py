@@ -38,3 +38,20 @@ def test_ablation_options_are_separate_cache_entries(tmp_path, capsys):
     assert set(frame[frame["proxy"] == "naswot+noise"]["init_seed"]) == {0, 1}
     assert cli.main(base + ["--proxies", "nope"]) == 2
     assert "unknown proxy" in capsys.readouterr().err
+
+
+def test_correlation_table_columns_stay_aligned_with_long_proxy_names():
+    corr = pd.DataFrame([
+        {"dataset": "cifar100", "proxy": "naswot", "accuracy": "test", "kendall_tau": 0.5,
+         "spearman_rho": 0.6, "cells": 10, "nonfinite": 1, "failed": 0},
+        {"dataset": "cifar100", "proxy": "ensemble(naswot+synflow+params+jacob_cov)", "accuracy": "test",
+         "kendall_tau": 0.7, "spearman_rho": 0.8, "cells": 10, "nonfinite": 0, "failed": 0},
+        {"dataset": "cifar100", "proxy": "naswot", "accuracy": "valid", "kendall_tau": float("nan"),
+         "spearman_rho": float("nan"), "cells": 0, "nonfinite": 0, "failed": 0},
+    ])
+    lines = cli.format_correlations(corr).splitlines()
+    assert len(lines) == 4  # header, rule, two rows: the split with no accuracies is left out
+    tau_end = lines[0].index("tau") + len("tau")
+    assert lines[2][tau_end - 5:tau_end] == "0.500"
+    assert lines[3][tau_end - 5:tau_end] == "0.700"
+    assert len({len(line) for line in lines}) == 1
