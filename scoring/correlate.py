@@ -161,9 +161,10 @@ def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: P
         keep = np.isfinite(v) & per_cell[split].notna().to_numpy()
         x, label = v[keep], "score"
         positive = x[x > 0]
-        if len(positive) == len(x) - int((x == 0).sum()) and len(positive) > 2 and positive.max() / positive.min() > 1e3:
-            keep = keep & (v > 0)  # spans many decades: show log10 (zeros left out)
-            x, label = np.log10(v[keep]), "log10 score"
+        if len(positive) == len(x) - int((x == 0).sum()) and len(positive) > 2 and positive.max() / positive.min() > 100:
+            keep = keep & (v > 0)  # spans two or more decades: show log10 (zeros left out)
+            zeros = int((x == 0).sum())
+            x, label = np.log10(v[keep]), "log10 score" + (f" ({zeros} zeros not shown)" if zeros else "")
         ax.scatter(x, per_cell[split].to_numpy()[keep], s=4, alpha=0.4)
         c = correlate(per_cell[name], per_cell[split])
         ax.set_title(f"{name}: tau {c.kendall_tau:.3f}")
