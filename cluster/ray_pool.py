@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from typing import Sequence
+from collections.abc import Sequence
 
 from scoring.scorer import CellScorer, ScorerConfig
 from scoring.status import Status
@@ -128,9 +128,15 @@ class RayScoringPool:
                     if attempts[i] > self.max_retries:
                         arch, seed, *proxy = requests[i]
                         results[i] = ScoreRecord(
-                            self.config.key(-1, seed, *proxy), arch, float("nan"), 0.0, time.perf_counter() - started,
-                            Status.FAILED, f"scoring actor died {attempts[i]} times: {type(exc).__name__}: {exc}",
-                            self.config.device, time.time(),
+                            self.config.key(-1, seed, *proxy),
+                            arch,
+                            float("nan"),
+                            0.0,
+                            time.perf_counter() - started,
+                            Status.FAILED,
+                            f"scoring actor died {attempts[i]} times: {type(exc).__name__}: {exc}",
+                            self.config.device,
+                            time.time(),
                         )
                     else:
                         pending.appendleft(i)

@@ -31,9 +31,17 @@ def bench_driver(runs: int, budget: float) -> None:
     oracle = LookupOracle(space, EmbeddedNB201Table(space))
     start, evaluations = time.perf_counter(), 0
     for seed in range(runs):
-        driver = SimulatedDriver(RegularizedEvolution(space, np.random.default_rng(seed)), oracle=oracle, scoring=None,
-                                 writer=None, run_id="bench", algorithm="rea", seed=seed,
-                                 arch_index=lambda a: space.index(space.parse(a)), budget_s=budget)
+        driver = SimulatedDriver(
+            RegularizedEvolution(space, np.random.default_rng(seed)),
+            oracle=oracle,
+            scoring=None,
+            writer=None,
+            run_id="bench",
+            algorithm="rea",
+            seed=seed,
+            arch_index=lambda a: space.index(space.parse(a)),
+            budget_s=budget,
+        )
         evaluations += driver.run().told
     bare = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,8 +50,12 @@ def bench_driver(runs: int, budget: float) -> None:
         run_experiment(config, tmp, progress=False)
         full = time.perf_counter() - start
     print(f"REA, embedded NB201 table, {budget:.0f} simulated s per run, {runs} runs, {evaluations} evaluations")
-    print(f"  driver + searcher + lookup:        {1000 * bare / evaluations:.3f} ms per evaluation, {bare:.1f} s in all")
-    print(f"  with the Parquet history written:  {1000 * full / evaluations:.3f} ms per evaluation, {full:.1f} s in all")
+    print(
+        f"  driver + searcher + lookup:        {1000 * bare / evaluations:.3f} ms per evaluation, {bare:.1f} s in all"
+    )
+    print(
+        f"  with the Parquet history written:  {1000 * full / evaluations:.3f} ms per evaluation, {full:.1f} s in all"
+    )
 
 
 def bench_scoring(workers: list[int], cells: int, batch: int) -> None:
@@ -53,8 +65,10 @@ def bench_scoring(workers: list[int], cells: int, batch: int) -> None:
     space = get_space("nb201")
     rng = np.random.default_rng(0)
     archs = [space.format(space.sample(rng)) for _ in range(cells)]
-    print(f"NASWOT scoring throughput, {cells} random NB201 cells, batch {batch}, "
-          f"cluster {ray.cluster_resources().get('CPU', 0):.0f} CPU / {ray.cluster_resources().get('GPU', 0):.0f} GPU")
+    print(
+        f"NASWOT scoring throughput, {cells} random NB201 cells, batch {batch}, "
+        f"cluster {ray.cluster_resources().get('CPU', 0):.0f} CPU / {ray.cluster_resources().get('GPU', 0):.0f} GPU"
+    )
     for w in workers:
         pool = RayScoringPool(ScorerConfig(batch_size=batch), workers=w)
         pool.score_many([(archs[0], 0)] * w)  # warm every actor
@@ -63,8 +77,10 @@ def bench_scoring(workers: list[int], cells: int, batch: int) -> None:
         elapsed = time.perf_counter() - start
         pool.close()
         busy = sum(r.build_s + r.score_s for r in records)
-        print(f"  {w} worker(s) ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU each, {pool.config.device}): "
-              f"{cells / elapsed:6.2f} archs/s   ({elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell in the actor)")
+        print(
+            f"  {w} worker(s) ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU each, {pool.config.device}): "
+            f"{cells / elapsed:6.2f} archs/s   ({elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell in the actor)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

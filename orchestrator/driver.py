@@ -23,8 +23,9 @@ import heapq
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from search_spaces.errors import NaswotError
 
@@ -71,10 +72,15 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
         status = Status.OK
     metrics = oracle.metrics(arch) if status is not Status.FAILED else {}
     return Result(
-        status=status, value=first.score, cost_s=sum(r.build_s + r.score_s for r in records), score=first.score,
-        score_s=sum(r.score_s for r in records), metrics=metrics,
+        status=status,
+        value=first.score,
+        cost_s=sum(r.build_s + r.score_s for r in records),
+        score=first.score,
+        score_s=sum(r.score_s for r in records),
+        metrics=metrics,
         proxy_scores={r.key.proxy: r.score for r in records},
-        error="; ".join(r.error for r in records if r.error), worker=first.device,
+        error="; ".join(r.error for r in records if r.error),
+        worker=first.device,
         cached=all(cached for _r, cached in per_proxy),
     )
 
@@ -87,10 +93,17 @@ def result_from_row(row: Mapping[str, Any]) -> Result:
     status = Status(row["status"])
     value = row["score"] if kind is Kind.SCORE else row["fitness"]
     return Result(
-        status=status, value=value, cost_s=row["cost_s"], score=row["score"], score_s=row["score_s"],
-        fitness=row["fitness"], metrics={m: row[m] for m in METRIC_NAMES},
-        proxy_scores=dict(row.get("proxy_scores") or []), error=row["error"] or "",
-        worker=row["worker"] or "", cached=bool(row["cached"]),
+        status=status,
+        value=value,
+        cost_s=row["cost_s"],
+        score=row["score"],
+        score_s=row["score_s"],
+        fitness=row["fitness"],
+        metrics={m: row[m] for m in METRIC_NAMES},
+        proxy_scores=dict(row.get("proxy_scores") or []),
+        error=row["error"] or "",
+        worker=row["worker"] or "",
+        cached=bool(row["cached"]),
     )
 
 
@@ -217,9 +230,16 @@ class SimulatedDriver:
             if self.writer is not None and trial.trial_id not in self.replay:
                 self.writer.append(
                     history_row(
-                        run_id=self.run_id, algorithm=self.algorithm, seed=self.seed, tell_order=self._told,
-                        trial=trial, result=result, arch_index=self.arch_index(trial.arch),
-                        fitness_name=self.oracle.fitness_name, sim_start_s=start, sim_end_s=end,
+                        run_id=self.run_id,
+                        algorithm=self.algorithm,
+                        seed=self.seed,
+                        tell_order=self._told,
+                        trial=trial,
+                        result=result,
+                        arch_index=self.arch_index(trial.arch),
+                        fitness_name=self.oracle.fitness_name,
+                        sim_start_s=start,
+                        sim_end_s=end,
                         wall_s=time.perf_counter() - self._wall0,
                     )
                 )
@@ -227,6 +247,12 @@ class SimulatedDriver:
             if self.on_told is not None:
                 self.on_told(trial, result, self.now)
         return RunOutcome(
-            seed=self.seed, best=self.searcher.best(), sim_time_s=self.now, wall_s=time.perf_counter() - self._wall0,
-            told=self._told, failed=self._failed, replayed=self._replayed, stopped_by=stopped_by,
+            seed=self.seed,
+            best=self.searcher.best(),
+            sim_time_s=self.now,
+            wall_s=time.perf_counter() - self._wall0,
+            told=self._told,
+            failed=self._failed,
+            replayed=self._replayed,
+            stopped_by=stopped_by,
         )

@@ -11,9 +11,9 @@ import platform
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -88,14 +88,15 @@ class ExperimentConfig:
         return self.ensemble or (self.proxy,)
 
     def scorer_config(self, device: str = "cpu") -> ScorerConfig:
-        return ScorerConfig(self.space, self.dataset, self.batch_size, self.batch_seed, self.data_dir, device,
-                            proxy=self.proxies[0])
+        return ScorerConfig(
+            self.space, self.dataset, self.batch_size, self.batch_seed, self.data_dir, device, proxy=self.proxies[0]
+        )
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ExperimentConfig":
+    def from_json(cls, data: dict) -> ExperimentConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -114,8 +115,13 @@ def _versions() -> dict:
     import pyarrow
     import torch
 
-    out = {"python": sys.version.split()[0], "platform": platform.platform(), "numpy": np.__version__,
-           "torch": torch.__version__, "pyarrow": pyarrow.__version__}
+    out = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
     try:
         import ray
 
@@ -139,8 +145,11 @@ def make_pool(config: ExperimentConfig):
     from cluster.ray_pool import RayScoringPool
 
     return RayScoringPool(
-        config.scorer_config(), workers=config.workers, address=config.address,
-        gpus_per_worker=config.gpus_per_worker, cpus_per_worker=config.cpus_per_worker,
+        config.scorer_config(),
+        workers=config.workers,
+        address=config.address,
+        gpus_per_worker=config.gpus_per_worker,
+        cpus_per_worker=config.cpus_per_worker,
     )
 
 
@@ -172,8 +181,13 @@ def run_experiment(
         for row in frame.to_dict("records"):
             replay_rows.setdefault(int(row["seed"]), {})[int(row["trial_id"])] = row
     write_json_atomic(
-        {"config": config.to_json(), "versions": _versions(), "run_id": run_dir.name,
-         "seeds": [config.seed + r for r in range(config.runs)], "written_unix": time.time()},
+        {
+            "config": config.to_json(),
+            "versions": _versions(),
+            "run_id": run_dir.name,
+            "seeds": [config.seed + r for r in range(config.runs)],
+            "written_unix": time.time(),
+        },
         run_dir / CONFIG_FILE,
     )
     store = ScoreStore(config.store) if config.store and config.algorithm in NEEDS_SCORES else None
@@ -193,10 +207,18 @@ def run_experiment(
                 seed = config.seed + r
                 rng = np.random.default_rng(np.random.SeedSequence(seed))
                 driver = SimulatedDriver(
-                    make_searcher(config, space, rng), oracle=oracle, scoring=scoring, writer=writer,
-                    run_id=run_dir.name, algorithm=config.algorithm, seed=seed,
-                    arch_index=lambda a: int(space.key(space.parse(a))), workers=config.workers,
-                    budget_s=config.budget_s, init_seed=config.init_seed, replay=replay_rows.get(seed),
+                    make_searcher(config, space, rng),
+                    oracle=oracle,
+                    scoring=scoring,
+                    writer=writer,
+                    run_id=run_dir.name,
+                    algorithm=config.algorithm,
+                    seed=seed,
+                    arch_index=lambda a: int(space.key(space.parse(a))),
+                    workers=config.workers,
+                    budget_s=config.budget_s,
+                    init_seed=config.init_seed,
+                    replay=replay_rows.get(seed),
                 )
                 outcome = driver.run()
                 outcomes.append(outcome)

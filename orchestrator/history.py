@@ -58,18 +58,44 @@ SCHEMA = pa.schema(
 
 
 def history_row(
-    *, run_id: str, algorithm: str, seed: int, tell_order: int, trial: Trial, result: Result, arch_index: int,
-    fitness_name: str, sim_start_s: float, sim_end_s: float, wall_s: float,
+    *,
+    run_id: str,
+    algorithm: str,
+    seed: int,
+    tell_order: int,
+    trial: Trial,
+    result: Result,
+    arch_index: int,
+    fitness_name: str,
+    sim_start_s: float,
+    sim_end_s: float,
+    wall_s: float,
 ) -> dict[str, Any]:
     """The history row of one told trial."""
     row = {
-        "run_id": run_id, "algorithm": algorithm, "seed": seed, "tell_order": tell_order,
-        "trial_id": trial.trial_id, "arch": trial.arch, "arch_index": arch_index, "kind": trial.kind.value,
-        "phase": trial.phase.value, "parent": trial.parent, "score": result.score, "score_s": result.score_s,
+        "run_id": run_id,
+        "algorithm": algorithm,
+        "seed": seed,
+        "tell_order": tell_order,
+        "trial_id": trial.trial_id,
+        "arch": trial.arch,
+        "arch_index": arch_index,
+        "kind": trial.kind.value,
+        "phase": trial.phase.value,
+        "parent": trial.parent,
+        "score": result.score,
+        "score_s": result.score_s,
         "proxy_scores": list(result.proxy_scores.items()),
-        "fitness": result.fitness, "fitness_name": fitness_name, "cost_s": result.cost_s,
-        "sim_start_s": sim_start_s, "sim_end_s": sim_end_s, "wall_s": wall_s, "worker": result.worker,
-        "cached": result.cached, "status": result.status.value, "error": result.error,
+        "fitness": result.fitness,
+        "fitness_name": fitness_name,
+        "cost_s": result.cost_s,
+        "sim_start_s": sim_start_s,
+        "sim_end_s": sim_end_s,
+        "wall_s": wall_s,
+        "worker": result.worker,
+        "cached": result.cached,
+        "status": result.status.value,
+        "error": result.error,
     }
     for name in METRIC_NAMES:
         row[name] = result.metrics.get(name, math.nan)
@@ -103,7 +129,7 @@ class HistoryWriter:
         self.rows_written += len(self._rows)
         self._rows.clear()
 
-    def __enter__(self) -> "HistoryWriter":
+    def __enter__(self) -> HistoryWriter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -116,7 +142,6 @@ def load_history(run_dir: str | Path):
     Raises:
         FileNotFoundError: ``run_dir`` has no history.
     """
-    import pandas as pd
 
     directory = Path(run_dir) / HISTORY_DIR
     parts = sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []

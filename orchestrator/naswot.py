@@ -1,6 +1,6 @@
 """NASWOT search: score N random untrained cells, keep the best (Mellor et al., 2021).
 
-    python -m orchestrator.naswot --n 100 --runs 500
+python -m orchestrator.naswot --n 100 --runs 500
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ class LookupOracle:
         cost: charged per evaluation: the 12-epoch training time of the cell.
     """
 
-    def __init__(self, space: SearchSpace, benchmark: NB201Benchmark, fitness: tuple[str, str] = ("cifar10", "valid_12ep")) -> None:
+    def __init__(
+        self, space: SearchSpace, benchmark: NB201Benchmark, fitness: tuple[str, str] = ("cifar10", "valid_12ep")
+    ) -> None:
         self.space = space
         self.benchmark = benchmark
         if fitness not in benchmark.available():
@@ -53,7 +55,9 @@ class LookupOracle:
         out = {}
         for name in METRIC_NAMES:
             dataset, split = name.rsplit("_", 1)
-            out[name] = self.benchmark.accuracy(cell, dataset, split) if (dataset, split) in self._available else math.nan
+            out[name] = (
+                self.benchmark.accuracy(cell, dataset, split) if (dataset, split) in self._available else math.nan
+            )
         return out
 
     def evaluate(self, arch: str) -> Result:

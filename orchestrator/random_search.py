@@ -1,6 +1,6 @@
 """Random search on the benchmark within a simulated time budget.
 
-    python -m orchestrator.random_search --runs 50 --budget 12000
+python -m orchestrator.random_search --runs 50 --budget 12000
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Regularised (aging) evolution on the benchmark, on a simulated time budget.
 
-    python -m orchestrator.rea --runs 50 --budget 12000
+python -m orchestrator.rea --runs 50 --budget 12000
 """
 
 from __future__ import annotations

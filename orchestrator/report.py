@@ -23,8 +23,12 @@ from .history import load_history
 from .records import METRIC_NAMES
 
 COLUMN_TITLES = {
-    "cifar10_valid": "C10 valid", "cifar10_test": "C10 test", "cifar100_valid": "C100 valid",
-    "cifar100_test": "C100 test", "imagenet16_valid": "IN16 valid", "imagenet16_test": "IN16 test",
+    "cifar10_valid": "C10 valid",
+    "cifar10_test": "C10 test",
+    "cifar100_valid": "C100 valid",
+    "cifar100_test": "C100 test",
+    "imagenet16_valid": "IN16 valid",
+    "imagenet16_test": "IN16 test",
 }
 
 
@@ -57,13 +61,28 @@ def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
             candidates, key = ok[ok["kind"] == "evaluate"], "fitness"
         search_time = float(group["sim_end_s"].max())
         if candidates.empty:
-            rows.append({"run_id": run_id, "algorithm": algorithm, "seed": seed, "arch": None,
-                         "search_time_s": search_time, "trials": len(group)})
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "algorithm": algorithm,
+                    "seed": seed,
+                    "arch": None,
+                    "search_time_s": search_time,
+                    "trials": len(group),
+                }
+            )
             continue
         best = candidates.iloc[0] if key == "ensemble_rank" else candidates.loc[candidates[key].idxmax()]
-        row = {"run_id": run_id, "algorithm": algorithm, "seed": seed, "arch": best["arch"],
-               "arch_index": best["arch_index"], "search_time_s": search_time, "trials": len(group),
-               "failed": int((group["status"] != "ok").sum())}
+        row = {
+            "run_id": run_id,
+            "algorithm": algorithm,
+            "seed": seed,
+            "arch": best["arch"],
+            "arch_index": best["arch_index"],
+            "search_time_s": search_time,
+            "trials": len(group),
+            "failed": int((group["status"] != "ok").sum()),
+        }
         row.update({m: best[m] for m in METRIC_NAMES})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -74,8 +93,7 @@ def summarise(frame: pd.DataFrame, budget_s: float | None = None) -> pd.DataFram
     choices = final_choices(frame)
     out = []
     for (run_id, algorithm), group in choices.groupby(["run_id", "algorithm"], sort=False):
-        row = {"run_id": run_id, "algorithm": algorithm, "runs": len(group),
-               "search_s": group["search_time_s"].mean()}
+        row = {"run_id": run_id, "algorithm": algorithm, "runs": len(group), "search_s": group["search_time_s"].mean()}
         for m in METRIC_NAMES:
             values = group[m].dropna() if m in group else pd.Series(dtype=float)
             row[m] = (values.mean(), values.std(ddof=0)) if len(values) else (np.nan, np.nan)
@@ -105,11 +123,18 @@ def plot_time_vs_accuracy(choices: pd.DataFrame, path: str | Path, metric: str =
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (run_id, algorithm), group in choices.groupby(["run_id", "algorithm"], sort=False):
+    for (_run_id, algorithm), group in choices.groupby(["run_id", "algorithm"], sort=False):
         t, acc = group["search_time_s"], group[metric]
         ax.scatter(t, acc, s=6, alpha=0.25)
-        ax.errorbar(t.mean(), acc.mean(), xerr=t.std(ddof=0), yerr=acc.std(ddof=0), fmt="o", capsize=3,
-                    label=f"{algorithm} (n={len(group)})")
+        ax.errorbar(
+            t.mean(),
+            acc.mean(),
+            xerr=t.std(ddof=0),
+            yerr=acc.std(ddof=0),
+            fmt="o",
+            capsize=3,
+            label=f"{algorithm} (n={len(group)})",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("search time (s, simulated)")
     ax.set_ylabel(f"{COLUMN_TITLES[metric]} accuracy of the chosen cell (%)")

@@ -7,11 +7,11 @@ A pool is where scoring runs: :class:`InlinePool` in this process (tests, ``--wo
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from scoring.scorer import CellScorer, ScorerConfig
 from scoring.store import ScoreRecord, ScoreStore
-
 
 Request = tuple  # (arch string, init seed) or (arch string, init seed, proxy name)
 
@@ -48,8 +48,14 @@ class ScoringService:
     entry per proxy.
     """
 
-    def __init__(self, config: ScorerConfig, pool: ScoringPool, store: ScoreStore | None = None, space=None,
-                 proxies: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: ScorerConfig,
+        pool: ScoringPool,
+        store: ScoreStore | None = None,
+        space=None,
+        proxies: Sequence[str] | None = None,
+    ) -> None:
         self.config = config
         self.pool = pool
         self.store = store

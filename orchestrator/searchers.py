@@ -93,8 +93,9 @@ class NASWOTSearch(_Base):
 
     name = "naswot"
 
-    def __init__(self, space: SearchSpace, rng: np.random.Generator, n: int = 100,
-                 ensemble: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, rng: np.random.Generator, n: int = 100, ensemble: tuple[str, ...] | None = None
+    ) -> None:
         super().__init__(space, rng)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     build_times = []
     for i in tqdm(range(args.cells), desc="cells", unit="cell"):
         arch = space.sample(rng)
-        model, built = _timed(lambda: build_seeded(space, arch, NUM_CLASSES[args.dataset], args.seed + i))
+        model, built = _timed(lambda arch=arch, i=i: build_seeded(space, arch, NUM_CLASSES[args.dataset], args.seed + i))
         build_times.append(built)
         rows.append(bench_cell(model, images))
         valid.append(table.accuracy(arch, "cifar10", "valid"))
@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     overhead = [(r["ours_s"] - r["bare_forward_s"]) / r["bare_forward_s"] for r in rows]
     tau = kendalltau(ours, valid).statistic
     ms = 1000.0
-    print(f"\nNASWOT scoring, {args.cells} random NB201 cells, batch {args.batch} of {args.dataset}, "
-          f"{torch.get_num_threads()} torch threads, median per architecture:")
+    print(
+        f"\nNASWOT scoring, {args.cells} random NB201 cells, batch {args.batch} of {args.dataset}, "
+        f"{torch.get_num_threads()} torch threads, median per architecture:"
+    )
     print(f"  build network                      {statistics.median(build_times) * ms:8.1f} ms")
     print(f"  ours: forward with codes + K       {med('hooked_forward_s') * ms:8.1f} ms")
     print(f"  ours: kernel finish + logdet       {med('kernel_logdet_s') * ms:8.1f} ms")
@@ -111,11 +113,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  bare forward, NCHW                  {med('bare_forward_nchw_s') * ms:7.1f} ms")
     print(f"  speed-up over the paper's recipe   {statistics.median(ratios):8.2f} x (median of per-cell ratios)")
     print(f"  overhead over the bare forward     {100 * statistics.median(overhead):8.1f} % (median)")
-    print(f"  ReLU calls per net {statistics.median(r['relus'] for r in rows):.0f}, "
-          f"products reused (same input) {statistics.median(r['reused'] for r in rows):.0f}")
-    print(f"  scores agree: max relative difference {rel.max() if rel.size else float('nan'):.2e} "
-          f"over {int(finite.sum())} finite pairs; -inf: ours {int((~np.isfinite(ours)).sum())}, "
-          f"paper {int((~np.isfinite(paper)).sum())}")
+    print(
+        f"  ReLU calls per net {statistics.median(r['relus'] for r in rows):.0f}, "
+        f"products reused (same input) {statistics.median(r['reused'] for r in rows):.0f}"
+    )
+    print(
+        f"  scores agree: max relative difference {rel.max() if rel.size else float('nan'):.2e} "
+        f"over {int(finite.sum())} finite pairs; -inf: ours {int((~np.isfinite(ours)).sum())}, "
+        f"paper {int((~np.isfinite(paper)).sum())}"
+    )
     print(f"  Kendall tau (score vs CIFAR-10 validation accuracy, {len(valid)} cells): {tau:.3f}")
 
 

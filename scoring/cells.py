@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 import torch
 
@@ -14,7 +14,9 @@ from search_spaces.base import SearchSpace
 from .naswot import naswot_score
 
 
-def build_seeded(space: SearchSpace, arch: Hashable, num_classes: int, init_seed: int, device: str | torch.device = "cpu"):
+def build_seeded(
+    space: SearchSpace, arch: Hashable, num_classes: int, init_seed: int, device: str | torch.device = "cpu"
+):
     """Build ``arch`` with its weights drawn from ``init_seed``.
 
     The global torch RNG is forked for the construction and restored afterwards, so callers'

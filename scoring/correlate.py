@@ -57,8 +57,9 @@ def _pool(config: ScorerConfig, workers: int):
     return RayScoringPool(config, workers=workers)
 
 
-def score_proxy(space, indices, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int,
-                progress: bool = True) -> pd.DataFrame:
+def score_proxy(
+    space, indices, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int, progress: bool = True
+) -> pd.DataFrame:
     """Per-cell scores of one proxy (one row per cell and init), from the store or computed."""
     archs = [space.format(space.from_index(int(i))) for i in indices]
     requests = [(a, s) for a in archs for s in range(inits)]
@@ -93,9 +94,19 @@ def score_proxy(space, indices, config: ScorerConfig, inits: int, store: ScoreSt
     rows = []
     for arch, seed in requests:
         r = records[(arch, seed)]
-        rows.append({"arch": arch, "arch_index": space.index(space.parse(arch)), "proxy": config.store_proxy,
-                     "dataset": config.dataset, "init_seed": seed, "score": r.score, "score_s": r.score_s,
-                     "status": r.status.value, "error": r.error})
+        rows.append(
+            {
+                "arch": arch,
+                "arch_index": space.index(space.parse(arch)),
+                "proxy": config.store_proxy,
+                "dataset": config.dataset,
+                "init_seed": seed,
+                "score": r.score,
+                "score_s": r.score_s,
+                "status": r.status.value,
+                "error": r.error,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -118,8 +129,9 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
             except KeyError:
                 per_cell[split] = np.nan  # the source has no such split (e.g. embedded CIFAR-100 valid)
         for proxy in needed:
-            config = ScorerConfig(args.space, dataset, args.batch_size, args.batch_seed, args.data_dir,
-                                  proxy=proxy, inputs=args.inputs)
+            config = ScorerConfig(
+                args.space, dataset, args.batch_size, args.batch_seed, args.data_dir, proxy=proxy, inputs=args.inputs
+            )
             scores = score_proxy(space, indices, config, args.inits, store, args.workers, not args.no_progress)
             score_frames.append(scores)
             mean = scores.groupby("arch_index", sort=False)["score"].mean()
@@ -136,10 +148,18 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
             for split, _ in ACCURACIES:
                 c = correlate(per_cell[name], per_cell[split])
                 nonfinite = int((~np.isfinite(per_cell[name].to_numpy(dtype=float))).sum())
-                corr_rows.append({"dataset": dataset, "proxy": name, "accuracy": split, "kendall_tau": c.kendall_tau,
-                                  "spearman_rho": c.spearman_rho, "cells": c.cells,
-                                  "nonfinite": nonfinite - int(per_cell[f"{name}__failed"].sum()),
-                                  "failed": int(per_cell[f"{name}__failed"].sum())})
+                corr_rows.append(
+                    {
+                        "dataset": dataset,
+                        "proxy": name,
+                        "accuracy": split,
+                        "kendall_tau": c.kendall_tau,
+                        "spearman_rho": c.spearman_rho,
+                        "cells": c.cells,
+                        "nonfinite": nonfinite - int(per_cell[f"{name}__failed"].sum()),
+                        "failed": int(per_cell[f"{name}__failed"].sum()),
+                    }
+                )
         if args.out and not args.no_plots:
             plot_scatter(per_cell, names, dataset, Path(args.out) / f"scatter_{dataset}.png")
     corr = pd.DataFrame(corr_rows)
@@ -161,7 +181,11 @@ def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: P
         keep = np.isfinite(v) & per_cell[split].notna().to_numpy()
         x, label = v[keep], "score"
         positive = x[x > 0]
-        if len(positive) == len(x) - int((x == 0).sum()) and len(positive) > 2 and positive.max() / positive.min() > 100:
+        if (
+            len(positive) == len(x) - int((x == 0).sum())
+            and len(positive) > 2
+            and positive.max() / positive.min() > 100
+        ):
             keep = keep & (v > 0)  # spans two or more decades: show log10 (zeros left out)
             zeros = int((x == 0).sum())
             x, label = np.log10(v[keep]), "log10 score" + (f" ({zeros} zeros not shown)" if zeros else "")
@@ -171,7 +195,7 @@ def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: P
         ax.set_xlabel(label)
         ax.set_ylabel(f"{dataset} {split} accuracy (%)")
         ax.set_ylim(bottom=max(0.0, float(np.nanpercentile(per_cell[split], 1)) - 5))
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +227,7 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, labels)
     ax.set_ylabel("Kendall tau")
     ax.axhline(0, color="black", lw=0.6)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(3, len(datasets)), fontsize=8,
-              frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(3, len(datasets)), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
@@ -215,23 +238,26 @@ def format_correlations(corr: pd.DataFrame) -> str:
     """The correlation table as fixed-width text; the proxy column is as wide as its longest name."""
     shown = corr[~(corr["kendall_tau"].isna() & (corr["cells"] == 0))]
     pw = max([len("proxy")] + [len(str(p)) for p in shown["proxy"]]) + 2
-    head = (f"{'dataset':<11}{'proxy':<{pw}}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}"
-            f"{'-inf/nan':>9}{'failed':>7}")
+    head = f"{'dataset':<11}{'proxy':<{pw}}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}{'-inf/nan':>9}{'failed':>7}"
     lines = [head, "-" * len(head)]
     for _, r in shown.iterrows():
-        lines.append(f"{r['dataset']:<11}{r['proxy']:<{pw}}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
-                     f"{r['spearman_rho']:>8.3f}{r['cells']:>7}{r['nonfinite']:>9}{r['failed']:>7}")
+        lines.append(
+            f"{r['dataset']:<11}{r['proxy']:<{pw}}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
+            f"{r['spearman_rho']:>8.3f}{r['cells']:>7}{r['nonfinite']:>9}{r['failed']:>7}"
+        )
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m scoring.correlate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scoring.correlate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--space", default="nb201")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, imagenet16, or a comma list")
     p.add_argument("--n", type=int, default=1000, help="distinct random cells")
-    p.add_argument("--proxies", default="naswot,grad_norm,synflow",
-                   help=f"comma list of: {', '.join(available_proxies())}")
+    p.add_argument(
+        "--proxies", default="naswot,grad_norm,synflow", help=f"comma list of: {', '.join(available_proxies())}"
+    )
     p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled cells")
     p.add_argument("--workers", type=int, default=1, help="Ray scoring actors (1 = in this process)")
@@ -265,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     corr.to_csv(out / "correlations.csv", index=False)
     if not args.no_plots:
         plot_tau_bars(corr, out / "tau.png")
-    print(f"{args.n} cells of {args.space}, batch {args.batch_size} (seed {args.batch_seed}), inputs {args.inputs}, "
-          f"{args.inits} init(s)")
+    print(
+        f"{args.n} cells of {args.space}, batch {args.batch_size} (seed {args.batch_seed}), inputs {args.inputs}, "
+        f"{args.inits} init(s)"
+    )
     print(format_correlations(corr))
     print(f"\nper-cell scores: {out / 'scores.parquet'}; figures: {out}")
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -65,7 +65,7 @@ class ImagePool:
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[idx].astype(np.int64))
 
 
-@lru_cache(maxsize=None)
+@cache
 def embedded_pool(dataset: str) -> ImagePool:
     """The real training images shipped with naswot (960 per dataset; see ``scoring/images/PROVENANCE.md``)."""
     if dataset not in NORMALISATION:

@@ -1,6 +1,6 @@
 """Score a few random NAS-Bench-201 cells on the embedded CIFAR-10 images and show their accuracies.
 
-    python -m scoring.demo --cells 10
+python -m scoring.demo --cells 10
 """
 
 from __future__ import annotations

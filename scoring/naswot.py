@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -116,7 +116,9 @@ def relu_hooks(model: nn.Module, accumulator: KernelAccumulator) -> Iterator[int
     try:
         for module in model.modules():
             if isinstance(module, nn.ReLU):
-                handles.append(module.register_forward_hook(lambda _m, inputs, output: accumulator.add(inputs[0], output)))
+                handles.append(
+                    module.register_forward_hook(lambda _m, inputs, output: accumulator.add(inputs[0], output))
+                )
         yield len(handles)
     finally:
         for handle in handles:

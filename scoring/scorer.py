@@ -23,7 +23,6 @@ from .proxies import get_proxy
 from .status import Status
 from .store import ScoreKey, ScoreRecord
 
-
 INPUT_KINDS = ("images", "noise")
 
 
@@ -64,8 +63,15 @@ class ScorerConfig:
         return proxy if self.inputs == "images" else f"{proxy}+{self.inputs}"
 
     def key(self, arch_key: int, init_seed: int, proxy: str | None = None) -> ScoreKey:
-        return ScoreKey(self.space, int(arch_key), self.dataset, self.batch_size, self.batch_seed, int(init_seed),
-                        self.store_name(proxy or self.proxy))
+        return ScoreKey(
+            self.space,
+            int(arch_key),
+            self.dataset,
+            self.batch_size,
+            self.batch_seed,
+            int(init_seed),
+            self.store_name(proxy or self.proxy),
+        )
 
 
 class CellScorer:
@@ -101,9 +107,27 @@ class CellScorer:
             built = time.perf_counter()
             value = float(function(model, self.images, self.labels))
             done = time.perf_counter()
-        except Exception as exc:  # a candidate's fault is an outcome, not a crash of the worker
+        except Exception as exc:  # noqa: BLE001 - a candidate's fault is an outcome, not a crash of the worker
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-            return ScoreRecord(self.config.key(arch_key, init_seed, proxy), arch, math.nan, 0.0,
-                               time.perf_counter() - start, Status.FAILED, message, str(self.device), time.time())
-        return ScoreRecord(self.config.key(arch_key, init_seed, proxy), arch, value, built - start, done - built,
-                           Status.of_value(value), "", str(self.device), time.time())
+            return ScoreRecord(
+                self.config.key(arch_key, init_seed, proxy),
+                arch,
+                math.nan,
+                0.0,
+                time.perf_counter() - start,
+                Status.FAILED,
+                message,
+                str(self.device),
+                time.time(),
+            )
+        return ScoreRecord(
+            self.config.key(arch_key, init_seed, proxy),
+            arch,
+            value,
+            built - start,
+            done - built,
+            Status.of_value(value),
+            "",
+            str(self.device),
+            time.time(),
+        )

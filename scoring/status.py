@@ -14,5 +14,5 @@ class Status(str, enum.Enum):
     FAILED = "failed"  # an exception; the message is recorded
 
     @classmethod
-    def of_value(cls, value: float) -> "Status":
+    def of_value(cls, value: float) -> Status:
         return cls.OK if math.isfinite(value) else cls.NONFINITE

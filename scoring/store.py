@@ -75,9 +75,16 @@ class ScoreRecord:
 
     def row(self) -> dict:
         row = asdict(self.key)
-        row.update(arch=self.arch, score=self.score, build_s=self.build_s, score_s=self.score_s,
-                   status=self.status.value, error=self.error, device=self.device,
-                   created_unix=self.created_unix or time.time())
+        row.update(
+            arch=self.arch,
+            score=self.score,
+            build_s=self.build_s,
+            score_s=self.score_s,
+            status=self.status.value,
+            error=self.error,
+            device=self.device,
+            created_unix=self.created_unix or time.time(),
+        )
         return row
 
 
@@ -86,8 +93,17 @@ _KEY_FIELDS = tuple(ScoreKey.__dataclass_fields__)
 
 def _from_row(row: dict) -> ScoreRecord:
     key = ScoreKey(**{f: row[f] for f in _KEY_FIELDS})
-    return ScoreRecord(key, row["arch"], row["score"], row["build_s"], row["score_s"], Status(row["status"]),
-                       row["error"] or "", row["device"], row["created_unix"])
+    return ScoreRecord(
+        key,
+        row["arch"],
+        row["score"],
+        row["build_s"],
+        row["score_s"],
+        Status(row["status"]),
+        row["error"] or "",
+        row["device"],
+        row["created_unix"],
+    )
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
@@ -165,7 +181,7 @@ class ScoreStore:
 
         return pd.DataFrame([r.row() for r in self._records.values()], columns=SCHEMA.names)
 
-    def __enter__(self) -> "ScoreStore":
+    def __enter__(self) -> ScoreStore:
         return self
 
     def __exit__(self, *exc) -> None:

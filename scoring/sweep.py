@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--all", action="store_true", help="every cell of the space, in index order")
     parser.add_argument("--n", type=int, default=0, help="this many distinct random cells")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random cells")
-    parser.add_argument("--naswot-runs", type=int, default=0, help="the cells NASWOT runs 0..K-1 sample, first use first")
+    parser.add_argument(
+        "--naswot-runs", type=int, default=0, help="the cells NASWOT runs 0..K-1 sample, first use first"
+    )
     parser.add_argument("--naswot-n", type=int, default=100, help="N of those NASWOT runs")
     parser.add_argument("--shard", default="1/1", help="i/k: take every k-th cell of the list, starting at the i-th")
     parser.add_argument("--store", default=str(DEFAULT_STORE))

@@ -8,7 +8,7 @@ Use :func:`get_space` to look a space up by name::
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import SearchSpace
 from .errors import (

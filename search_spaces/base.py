@@ -7,7 +7,8 @@ build the untrained torch network of a cell. Nothing here imports torch; ``build
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Hashable, Protocol, runtime_checkable
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class SearchSpace(Protocol):
     def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
         """Return a valid cell that differs from ``arch`` by one mutation; ``arch`` is not changed."""
 
-    def build(self, arch: Hashable, num_classes: int) -> "torch.nn.Module":
+    def build(self, arch: Hashable, num_classes: int) -> torch.nn.Module:
         """Return a freshly initialised (untrained) network for ``arch``."""
 
     def key(self, arch: Hashable) -> int | str:

@@ -61,7 +61,9 @@ def parse_cell(text: str) -> NB201Cell:
         raise InvalidArchitectureError(f"a NAS-Bench-201 cell string is a str, got {type(text).__name__}")
     nodes = text.strip().split("+")
     if len(nodes) != 3:
-        raise InvalidArchitectureError(f"a NAS-Bench-201 cell has 3 nodes separated by '+', got {len(nodes)} in {text!r}")
+        raise InvalidArchitectureError(
+            f"a NAS-Bench-201 cell has 3 nodes separated by '+', got {len(nodes)} in {text!r}"
+        )
     ops: list[str] = []
     for node, part in enumerate(nodes, start=1):
         if not (part.startswith("|") and part.endswith("|")) or len(part) < 2:
@@ -171,7 +173,7 @@ class NB201Space:
         return NB201Cell(tuple(ops))
 
     # -- networks ------------------------------------------------------------------------
-    def build(self, arch: NB201Cell, num_classes: int) -> "nn.Module":
+    def build(self, arch: NB201Cell, num_classes: int) -> nn.Module:
         """The untrained benchmark network (C=16, N=5 unless configured otherwise)."""
         from .networks.nb201 import NB201Network
 

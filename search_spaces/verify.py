@@ -28,8 +28,10 @@ def main() -> None:
             count = sum(p.numel() for p in space.build(cell, 10).parameters())
             if round(count / 1e6, 6) != table.params_m(cell):
                 mismatches.append((index, count, table.params_m(cell)))
-    print(f"checked {len(space)} cells in {time.perf_counter() - start:.1f} s: "
-          f"{len(space) - len(mismatches)} match the table's params_m, {len(mismatches)} differ")
+    print(
+        f"checked {len(space)} cells in {time.perf_counter() - start:.1f} s: "
+        f"{len(space) - len(mismatches)} match the table's params_m, {len(mismatches)} differ"
+    )
     for index, count, expected in mismatches[:20]:
         print(f"  index {index}: built {count} parameters, table {expected} M")
     if mismatches:

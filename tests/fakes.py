@@ -28,11 +28,19 @@ class FormulaPool:
         for arch, seed in requests:
             key = self.config.key(-1, seed)
             if arch in self.fail:
-                out.append(ScoreRecord(key, arch, math.nan, 0.0, 0.01, Status.FAILED, "RuntimeError: boom", "fake", time.time()))
+                out.append(
+                    ScoreRecord(
+                        key, arch, math.nan, 0.0, 0.01, Status.FAILED, "RuntimeError: boom", "fake", time.time()
+                    )
+                )
             elif arch in self.nonfinite:
-                out.append(ScoreRecord(key, arch, -math.inf, 0.1, self.cost_s, Status.NONFINITE, "", "fake", time.time()))
+                out.append(
+                    ScoreRecord(key, arch, -math.inf, 0.1, self.cost_s, Status.NONFINITE, "", "fake", time.time())
+                )
             else:
-                value = 1000.0 + 10 * arch.count("nor_conv_3x3") + 3 * arch.count("nor_conv_1x1") - 5 * arch.count("none")
+                value = (
+                    1000.0 + 10 * arch.count("nor_conv_3x3") + 3 * arch.count("nor_conv_1x1") - 5 * arch.count("none")
+                )
                 value += (sum(map(ord, arch)) % 97) / 97.0  # break ties deterministically
                 out.append(ScoreRecord(key, arch, value, 0.1, self.cost_s, Status.OK, "", "fake", time.time()))
         return out
@@ -51,7 +59,16 @@ class MultiProxyPool(FormulaPool):
             proxy = request[2] if len(request) > 2 else self.config.proxy
             if proxy != self.config.proxy and record.status is Status.OK:
                 value = 100.0 - 7 * request[0].count("skip_connect") + (sum(map(ord, request[0] + proxy)) % 13)
-                record = ScoreRecord(self.config.key(-1, request[1], proxy), record.arch, value, record.build_s,
-                                     record.score_s, Status.OK, "", "fake", record.created_unix)
+                record = ScoreRecord(
+                    self.config.key(-1, request[1], proxy),
+                    record.arch,
+                    value,
+                    record.build_s,
+                    record.score_s,
+                    Status.OK,
+                    "",
+                    "fake",
+                    record.created_unix,
+                )
             out.append(record)
         return out

@@ -38,8 +38,13 @@ def test_nats_directory_matches_embedded_table(nb201, nb201_table):
     bench = open_nb201_benchmark(FIXTURE, nb201)
     for index in (0, 11, 284):
         cell = nb201.from_index(index)
-        for dataset, split in [("cifar10", "test"), ("cifar100", "test"), ("imagenet16", "test"),
-                               ("cifar10", "valid"), ("cifar10", "valid_12ep")]:
+        for dataset, split in [
+            ("cifar10", "test"),
+            ("cifar100", "test"),
+            ("imagenet16", "test"),
+            ("cifar10", "valid"),
+            ("cifar10", "valid_12ep"),
+        ]:
             assert bench.accuracy(cell, dataset, split) == pytest.approx(
                 nb201_table.accuracy(cell, dataset, split), abs=1e-4
             ), (index, dataset, split)

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from orchestrator import naswot as naswot_cli
 from orchestrator import report
@@ -22,8 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_naswot_cli_inline_and_report(tmp_path, capsys):
-    code = naswot_cli.main(["--n", "4", "--runs", "2", "--executor", "inline", "--batch-size", "16",
-                            "--store", str(tmp_path / "store"), "--out", str(tmp_path), "--no-progress"])
+    code = naswot_cli.main(
+        [
+            "--n",
+            "4",
+            "--runs",
+            "2",
+            "--executor",
+            "inline",
+            "--batch-size",
+            "16",
+            "--store",
+            str(tmp_path / "store"),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "naswot" in out and "C10 test" in out and "+-" in out
@@ -44,8 +58,18 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 def test_sigkill_then_resume_gives_the_uninterrupted_answers(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "orchestrator.rea", "--runs", "120", "--budget", "12000", "--out", str(tmp_path),
-            "--no-progress"]
+    args = [
+        sys.executable,
+        "-m",
+        "orchestrator.rea",
+        "--runs",
+        "120",
+        "--budget",
+        "12000",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     history = None
     deadline = time.time() + 120
@@ -60,8 +84,14 @@ def test_sigkill_then_resume_gives_the_uninterrupted_answers(tmp_path):
     proc.wait(timeout=30)
     partial = load_history(history)
     assert 0 < partial["seed"].nunique() < 120  # it really stopped mid-way
-    done = subprocess.run(args[:3] + ["--resume", str(history), "--no-progress"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        args[:3] + ["--resume", str(history), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     config = ExperimentConfig(algorithm="rea", runs=120, budget_s=12000, store=None, executor="inline")
     run_experiment(config, tmp_path / "reference", progress=False)

@@ -9,8 +9,21 @@ from scoring.store import ScoreStore
 
 
 def test_correlate_writes_scores_figures_and_reuses_the_store(tmp_path, capsys):
-    args = ["--n", "8", "--proxies", "naswot,params", "--ensemble", "naswot,params", "--batch-size", "16",
-            "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--no-progress"]
+    args = [
+        "--n",
+        "8",
+        "--proxies",
+        "naswot,params",
+        "--ensemble",
+        "naswot,params",
+        "--batch-size",
+        "16",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "out"),
+        "--no-progress",
+    ]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "ensemble(naswot+params)" in out and "tau" in out
@@ -29,8 +42,18 @@ def test_correlate_writes_scores_figures_and_reuses_the_store(tmp_path, capsys):
 
 
 def test_ablation_options_are_separate_cache_entries(tmp_path, capsys):
-    base = ["--n", "4", "--proxies", "naswot", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "o"),
-            "--no-progress", "--no-plots"]
+    base = [
+        "--n",
+        "4",
+        "--proxies",
+        "naswot",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+        "--no-plots",
+    ]
     assert cli.main(base + ["--batch-size", "8"]) == 0
     assert cli.main(base + ["--batch-size", "8", "--inputs", "noise", "--inits", "2"]) == 0
     frame = ScoreStore(tmp_path / "store").frame()
@@ -41,17 +64,43 @@ def test_ablation_options_are_separate_cache_entries(tmp_path, capsys):
 
 
 def test_correlation_table_columns_stay_aligned_with_long_proxy_names():
-    corr = pd.DataFrame([
-        {"dataset": "cifar100", "proxy": "naswot", "accuracy": "test", "kendall_tau": 0.5,
-         "spearman_rho": 0.6, "cells": 10, "nonfinite": 1, "failed": 0},
-        {"dataset": "cifar100", "proxy": "ensemble(naswot+synflow+params+jacob_cov)", "accuracy": "test",
-         "kendall_tau": 0.7, "spearman_rho": 0.8, "cells": 10, "nonfinite": 0, "failed": 0},
-        {"dataset": "cifar100", "proxy": "naswot", "accuracy": "valid", "kendall_tau": float("nan"),
-         "spearman_rho": float("nan"), "cells": 0, "nonfinite": 0, "failed": 0},
-    ])
+    corr = pd.DataFrame(
+        [
+            {
+                "dataset": "cifar100",
+                "proxy": "naswot",
+                "accuracy": "test",
+                "kendall_tau": 0.5,
+                "spearman_rho": 0.6,
+                "cells": 10,
+                "nonfinite": 1,
+                "failed": 0,
+            },
+            {
+                "dataset": "cifar100",
+                "proxy": "ensemble(naswot+synflow+params+jacob_cov)",
+                "accuracy": "test",
+                "kendall_tau": 0.7,
+                "spearman_rho": 0.8,
+                "cells": 10,
+                "nonfinite": 0,
+                "failed": 0,
+            },
+            {
+                "dataset": "cifar100",
+                "proxy": "naswot",
+                "accuracy": "valid",
+                "kendall_tau": float("nan"),
+                "spearman_rho": float("nan"),
+                "cells": 0,
+                "nonfinite": 0,
+                "failed": 0,
+            },
+        ]
+    )
     lines = cli.format_correlations(corr).splitlines()
     assert len(lines) == 4  # header, rule, two rows: the split with no accuracies is left out
     tau_end = lines[0].index("tau") + len("tau")
-    assert lines[2][tau_end - 5:tau_end] == "0.500"
-    assert lines[3][tau_end - 5:tau_end] == "0.700"
+    assert lines[2][tau_end - 5 : tau_end] == "0.500"
+    assert lines[3][tau_end - 5 : tau_end] == "0.700"
     assert len({len(line) for line in lines}) == 1

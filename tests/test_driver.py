@@ -29,14 +29,26 @@ def oracle(nb201, nb201_table):
 def make_driver(nb201, oracle, searcher, workers=1, budget=None, pool=None, writer=None, seed=0, replay=None):
     pool = pool or FormulaPool()
     service = ScoringService(pool.config, pool, None, nb201)
-    return SimulatedDriver(searcher, oracle=oracle, scoring=service, writer=writer, run_id="t", algorithm="x",
-                           seed=seed, arch_index=lambda a: nb201.index(nb201.parse(a)), workers=workers,
-                           budget_s=budget, replay=replay)
+    return SimulatedDriver(
+        searcher,
+        oracle=oracle,
+        scoring=service,
+        writer=writer,
+        run_id="t",
+        algorithm="x",
+        seed=seed,
+        arch_index=lambda a: nb201.index(nb201.parse(a)),
+        workers=workers,
+        budget_s=budget,
+        replay=replay,
+    )
 
 
 def test_one_worker_clock_is_the_sum_of_costs_and_respects_the_budget(nb201, oracle, tmp_path):
     with HistoryWriter(tmp_path) as writer:
-        driver = make_driver(nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=3000, writer=writer)
+        driver = make_driver(
+            nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=3000, writer=writer
+        )
         outcome = driver.run()
     frame = load_history(tmp_path)
     assert outcome.stopped_by == "budget" and len(frame) == outcome.told > 10
@@ -55,8 +67,14 @@ def test_parallel_workers_overlap_in_simulated_time(nb201, oracle, tmp_path):
     outcomes = {}
     for workers in (1, 4):
         with HistoryWriter(tmp_path / str(workers)) as writer:
-            outcomes[workers] = make_driver(nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)),
-                                            workers=workers, budget=3000, writer=writer).run()
+            outcomes[workers] = make_driver(
+                nb201,
+                oracle,
+                RegularizedEvolution(nb201, np.random.default_rng(0)),
+                workers=workers,
+                budget=3000,
+                writer=writer,
+            ).run()
     assert outcomes[4].told > 2.5 * outcomes[1].told
     frame = load_history(tmp_path / "4")
     assert (frame["sim_start_s"] < frame["sim_end_s"]).all()
@@ -77,8 +95,9 @@ def test_failures_and_nonfinite_are_recorded_not_zero(nb201, oracle, tmp_path):
     first = [nb201.format(nb201.sample(rng)) for _ in range(10)]  # what NASWOT(seed 0) will ask
     pool = FormulaPool(fail=first[:2], nonfinite=first[2:4])
     with HistoryWriter(tmp_path) as writer:
-        outcome = make_driver(nb201, oracle, NASWOTSearch(nb201, np.random.default_rng(0), n=10), pool=pool,
-                              writer=writer).run()
+        outcome = make_driver(
+            nb201, oracle, NASWOTSearch(nb201, np.random.default_rng(0), n=10), pool=pool, writer=writer
+        ).run()
     frame = load_history(tmp_path)
     assert list(frame["status"][:4]) == ["failed", "failed", "nonfinite", "nonfinite"]
     assert frame["error"][0].startswith("RuntimeError") and math.isnan(frame["score"][0])
@@ -89,13 +108,31 @@ def test_failures_and_nonfinite_are_recorded_not_zero(nb201, oracle, tmp_path):
 
 def test_history_schema_and_atomic_parts(nb201, oracle, tmp_path):
     with HistoryWriter(tmp_path, flush_every=7) as writer:
-        make_driver(nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer).run()
+        make_driver(
+            nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer
+        ).run()
     parts = list((tmp_path / HISTORY_DIR).iterdir())
     assert len(parts) > 1 and all(p.name.startswith("part-") for p in parts)
     frame = pd.read_parquet(tmp_path / HISTORY_DIR)  # the user's recipe
     assert list(frame.columns) == SCHEMA.names
-    for column in ("run_id", "algorithm", "seed", "arch", "arch_index", "phase", "parent", "score", "score_s",
-                   "fitness", "sim_end_s", "wall_s", "worker", "status", "error", *METRIC_NAMES):
+    for column in (
+        "run_id",
+        "algorithm",
+        "seed",
+        "arch",
+        "arch_index",
+        "phase",
+        "parent",
+        "score",
+        "score_s",
+        "fitness",
+        "sim_end_s",
+        "wall_s",
+        "worker",
+        "status",
+        "error",
+        *METRIC_NAMES,
+    ):
         assert column in frame.columns
     # a stray temporary file (a write killed mid-way) is ignored by readers
     (tmp_path / HISTORY_DIR / ".part-x.parquet.123.tmp").write_bytes(b"garbage")
@@ -124,10 +161,12 @@ def test_interrupted_run_resumes_to_the_same_answers(algorithm, tmp_path):
 
     def run_with_interrupt(self):
         if self.seed == config.seed + 1:
+
             def on_told(trial, result, now):
                 told["n"] += 1
                 if told["n"] == 6:
                     raise KeyboardInterrupt
+
             self.on_told = on_told
         return original(self)
 
@@ -141,8 +180,9 @@ def test_interrupted_run_resumes_to_the_same_answers(algorithm, tmp_path):
     assert set(partial["seed"]) == {10, 11} and (partial["seed"] == 11).sum() == 6  # flushed on the way out
 
     # cells already in the history must be replayed, not recomputed: the pool would fail them now
-    resumed = run_experiment(config, tmp_path / "cut", resume=True, pool=FormulaPool(fail=set(partial["arch"])),
-                             progress=False)
+    resumed = run_experiment(
+        config, tmp_path / "cut", resume=True, pool=FormulaPool(fail=set(partial["arch"])), progress=False
+    )
     assert [o.best[0].arch for o in resumed] == [o.best[0].arch for o in full]
     assert resumed[0].replayed > 0
     a, b = load_history(tmp_path / "full"), load_history(tmp_path / "cut")
@@ -155,10 +195,14 @@ def test_interrupted_run_resumes_to_the_same_answers(algorithm, tmp_path):
 
 def test_resume_with_another_config_is_refused(nb201, oracle, tmp_path):
     with HistoryWriter(tmp_path) as writer:
-        make_driver(nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer).run()
+        make_driver(
+            nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer
+        ).run()
     rows = {int(r["trial_id"]): r for r in load_history(tmp_path).to_dict("records")}
     with pytest.raises(ResumeMismatchError, match="configuration"):
-        make_driver(nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(1)), budget=2000, replay=rows).run()
+        make_driver(
+            nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(1)), budget=2000, replay=rows
+        ).run()
 
 
 def test_config_validation():
@@ -172,7 +216,6 @@ def test_config_validation():
 
 @pytest.mark.parametrize("algorithm", ["naswot", "area"])
 def test_ensemble_search_ranks_by_the_rank_ensemble_and_resumes(algorithm, tmp_path, nb201):
-    from orchestrator.searchers import ensemble_order
 
     from .fakes import MultiProxyPool
 
@@ -196,6 +239,7 @@ def test_ensemble_search_ranks_by_the_rank_ensemble_and_resumes(algorithm, tmp_p
         b = rows["proxy_scores"].map(lambda p: dict(p)["params"]).rank().to_numpy()
         top = rows["arch"].to_numpy()[np.argsort(-(a + b), kind="stable")][:10]
         assert sorted(seeds) == sorted(top)
-    resumed = run_experiment(config, tmp_path / "e", resume=True, pool=MultiProxyPool(fail=set(frame["arch"])),
-                             progress=False)
+    resumed = run_experiment(
+        config, tmp_path / "e", resume=True, pool=MultiProxyPool(fail=set(frame["arch"])), progress=False
+    )
     assert [o.best[0].arch for o in resumed] == [o.best[0].arch for o in outcomes]

@@ -69,7 +69,9 @@ def batch():
 
 @pytest.fixture(scope="module")
 def net(nb201):
-    cell = nb201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    cell = nb201.parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    )
     return build_seeded(nb201, cell, 10, init_seed=0)
 
 
@@ -82,8 +84,11 @@ def test_score_is_batch_permutation_invariant(net, batch):
 
 def test_kernel_matches_brute_force_on_a_real_network(net, batch):
     captured = []
-    handles = [m.register_forward_hook(lambda _m, i, _o: captured.append((i[0] > 0).reshape(8, -1)))
-               for m in net.modules() if isinstance(m, nn.ReLU)]
+    handles = [
+        m.register_forward_hook(lambda _m, i, _o: captured.append((i[0] > 0).reshape(8, -1)))
+        for m in net.modules()
+        if isinstance(m, nn.ReLU)
+    ]
     try:
         kernel = naswot_kernel(net, batch[:8], channels_last=False)
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,7 +121,9 @@ def test_params_and_flops_of_known_networks(nb201, nb201_table):
     assert params(net, X, Y) == round(nb201_table.params_m(cell) * 1e6)
     nats = {0: 15.64737, 11: 113.95137, 284: 11.71521}  # NATS-Bench get_cost_info(i, 'cifar10')['flops']
     for index, mflops in nats.items():
-        assert flops(nb201.build(nb201.from_index(index), 10), torch.zeros(2, 3, 32, 32), None) / 1e6 == pytest.approx(mflops, abs=1e-5)
+        assert flops(nb201.build(nb201.from_index(index), 10), torch.zeros(2, 3, 32, 32), None) / 1e6 == pytest.approx(
+            mflops, abs=1e-5
+        )
 
 
 def test_naswot_proxy_is_the_score(nb201):

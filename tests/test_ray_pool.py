@@ -39,7 +39,9 @@ def test_scores_in_request_order_equal_inline(pool, archs):
     assert [r.arch for r in records] == archs
     for record in records:
         assert record.status in (Status.OK, Status.NONFINITE)
-        assert record.score == pytest.approx(inline.score(record.arch, 0).score, rel=1e-5)  # thread counts differ: a code near 0 may flip
+        assert record.score == pytest.approx(
+            inline.score(record.arch, 0).score, rel=1e-5
+        )  # thread counts differ: a code near 0 may flip
         assert record.device == "cpu"
 
 

@@ -33,8 +33,12 @@ def drive(searcher, steps: int, fail_every: int = 0):
             result = Result(Status.FAILED, error="boom")
         else:
             value = fitness_of(trial.arch)
-            result = Result(Status.OK, value=value, fitness=value if trial.kind is Kind.EVALUATE else math.nan,
-                            score=value if trial.kind is Kind.SCORE else math.nan)
+            result = Result(
+                Status.OK,
+                value=value,
+                fitness=value if trial.kind is Kind.EVALUATE else math.nan,
+                score=value if trial.kind is Kind.SCORE else math.nan,
+            )
         searcher.tell(trial, result)
         told.append((trial, result))
     return told

@@ -8,7 +8,7 @@ blocks, a final BatchNorm + ReLU, global average pooling and a linear head. Ever
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
