@@ -9,6 +9,8 @@ Use :func:`get_space` to look a space up by name::
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .base import SearchSpace
 from .errors import (
@@ -20,7 +22,29 @@ from .errors import (
 )
 from .nb201 import NB201Cell, NB201Space
 
-_REGISTRY: dict[str, Callable[[], SearchSpace]] = {"nb201": NB201Space}
+if TYPE_CHECKING:  # pragma: no cover
+    from .benchmarks.base import Benchmark
+
+
+@dataclass(frozen=True)
+class SpaceEntry:
+    """A registered space: how to make it, and how to open its benchmark.
+
+    ``open_benchmark(space, path)`` returns the benchmark for the user's file or directory ``path``,
+    or the embedded table when ``path`` is None, or None when the space has no embedded table
+    (score-only searches). It raises ``BenchmarkDataError`` for a path it cannot read.
+    """
+
+    factory: Callable[..., SearchSpace]
+    open_benchmark: Callable[[SearchSpace, str | None], Benchmark | None]
+
+
+_REGISTRY: dict[str, SpaceEntry] = {}
+
+
+def register_space(name: str, factory: Callable[..., SearchSpace], open_benchmark) -> None:
+    """Register a space under ``name`` (replacing any earlier entry of that name)."""
+    _REGISTRY[name] = SpaceEntry(factory, open_benchmark)
 
 
 def available_spaces() -> tuple[str, ...]:
@@ -28,13 +52,34 @@ def available_spaces() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def get_space(name: str) -> SearchSpace:
-    """A new instance of the space called ``name``; raises ``UnknownNameError`` listing the known ones."""
+def _entry(name: str) -> SpaceEntry:
     try:
-        factory = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise UnknownNameError("search space", name, available_spaces()) from None
-    return factory()
+
+
+def get_space(name: str, **options) -> SearchSpace:
+    """A new instance of the space called ``name`` (``options`` go to its constructor, e.g.
+    ``stem_channels``); raises ``UnknownNameError`` listing the known ones."""
+    return _entry(name).factory(**options)
+
+
+def open_benchmark(space: SearchSpace | str, path: str | None = None) -> Benchmark | None:
+    """The benchmark of ``space``: the user's file or directory ``path``, else the embedded table,
+    else None (the space can only be scored). Raises ``BenchmarkDataError`` for an unreadable path."""
+    if isinstance(space, str):
+        space = get_space(space)
+    return _entry(space.name).open_benchmark(space, path)
+
+
+def _open_nb201(space: SearchSpace, path: str | None):
+    from .benchmarks import open_nb201_benchmark
+
+    return open_nb201_benchmark(path, space)  # type: ignore[arg-type]
+
+
+register_space("nb201", NB201Space, _open_nb201)
 
 
 __all__ = [
@@ -45,7 +90,10 @@ __all__ = [
     "NB201Space",
     "NaswotError",
     "SearchSpace",
+    "SpaceEntry",
     "UnknownNameError",
     "available_spaces",
     "get_space",
+    "open_benchmark",
+    "register_space",
 ]

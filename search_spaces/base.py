@@ -41,5 +41,11 @@ class SearchSpace(Protocol):
     def build(self, arch: Hashable, num_classes: int) -> torch.nn.Module:
         """Return a freshly initialised (untrained) network for ``arch``."""
 
-    def key(self, arch: Hashable) -> int | str:
-        """A stable identifier of ``arch`` (benchmark index where the space has one)."""
+    def key(self, arch: Hashable) -> str:
+        """A stable string identifier of ``arch``: the benchmark index (``"1234"``) where the space
+        has one, else a canonical hash (isomorphic cells share it). Score stores and histories key
+        cells by it."""
+
+    @property
+    def size(self) -> int | None:
+        """How many distinct cells the space holds, or ``None`` when it is too large to enumerate."""

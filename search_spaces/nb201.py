@@ -152,8 +152,13 @@ class NB201Space:
             raise InvalidArchitectureError(f"NB201 index must be in [0, {NUM_CELLS}), got {index}")
         return cell_from_code(int(self._code_of_index[int(index)]))
 
-    def key(self, arch: NB201Cell) -> int:
-        return self.index(arch)
+    def key(self, arch: NB201Cell) -> str:
+        """The benchmark index as a string (the score store's and history's cell key)."""
+        return str(self.index(arch))
+
+    @property
+    def size(self) -> int:
+        return NUM_CELLS
 
     def __len__(self) -> int:
         return NUM_CELLS
