@@ -39,7 +39,7 @@ def bench_driver(runs: int, budget: float) -> None:
             run_id="bench",
             algorithm="rea",
             seed=seed,
-            arch_index=lambda a: space.index(space.parse(a)),
+            arch_key=lambda a: space.key(space.parse(a)),
             budget_s=budget,
         )
         evaluations += driver.run().told

@@ -42,6 +42,18 @@ class ResumeMismatchError(NaswotError, RuntimeError):
     """The history being resumed was not produced by this configuration."""
 
 
+class TooManyFailuresError(NaswotError, RuntimeError):
+    """A run stopped because ``max_consecutive_failures`` candidates in a row failed."""
+
+
+def guarded_evaluate(oracle: Oracle, arch: str) -> Result:
+    """``oracle.evaluate(arch)``, with any exception turned into a FAILED result carrying its message."""
+    try:
+        return oracle.evaluate(arch)
+    except Exception as exc:  # noqa: BLE001 - one candidate's fault is an outcome, never the run's end
+        return Result(Status.FAILED, error=f"{type(exc).__name__}: {exc}", worker="oracle")
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """How one search run ended."""
@@ -70,7 +82,12 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
         status = Status.NONFINITE
     else:
         status = Status.OK
-    metrics = oracle.metrics(arch) if status is not Status.FAILED else {}
+    metrics: dict[str, float] = {}
+    if status is not Status.FAILED:
+        try:
+            metrics = oracle.metrics(arch)
+        except Exception:  # noqa: BLE001 - a lookup fault of one cell leaves its metrics NaN; the score stands
+            metrics = {}
     return Result(
         status=status,
         value=first.score,
@@ -116,6 +133,10 @@ class SimulatedDriver:
         init_seed: initialisation seed of every scored network (shared score store key).
         replay: history rows of this run keyed by trial id (resume).
         on_told: called after each told trial (progress bars).
+        failure_cost_s: the least a failed trial charges the clock (a failed lookup costs nothing
+            otherwise, and a search of failures would never advance its clock).
+        max_consecutive_failures: stop with :class:`TooManyFailuresError` after this many failed
+            trials in a row (0: never).
     """
 
     def __init__(
@@ -128,12 +149,14 @@ class SimulatedDriver:
         run_id: str,
         algorithm: str,
         seed: int,
-        arch_index: Callable[[str], int],
+        arch_key: Callable[[str], str],
         workers: int = 1,
         budget_s: float | None = None,
         init_seed: int = 0,
         replay: Mapping[int, Mapping[str, Any]] | None = None,
         on_told: Callable[[Trial, Result, float], None] | None = None,
+        failure_cost_s: float = 1.0,
+        max_consecutive_failures: int = 100,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -142,12 +165,17 @@ class SimulatedDriver:
         self.scoring = scoring
         self.writer = writer
         self.run_id, self.algorithm, self.seed = run_id, algorithm, seed
-        self.arch_index = arch_index
+        self.arch_key = arch_key
         self.workers = workers
         self.budget_s = budget_s
         self.init_seed = init_seed
         self.replay = dict(replay or {})
         self.on_told = on_told
+        if failure_cost_s < 0 or max_consecutive_failures < 0:
+            raise ValueError("failure_cost_s and max_consecutive_failures must not be negative")
+        self.failure_cost_s = failure_cost_s
+        self.max_consecutive_failures = max_consecutive_failures
+        self._consecutive_failures = 0
         self.now = 0.0
         self._seq = 0
         self._running: list[tuple[float, int, float, Trial, Result]] = []
@@ -181,12 +209,14 @@ class SimulatedDriver:
                 results[i] = combine_scores(per_proxy, self.oracle, trials[i].arch)
         for i, trial in enumerate(trials):
             if results[i] is None:
-                results[i] = self.oracle.evaluate(trial.arch)
+                results[i] = guarded_evaluate(self.oracle, trial.arch)
         return results  # type: ignore[return-value]
 
     # -- the simulated clock ----------------------------------------------------------------
     def _start(self, trial: Trial, result: Result) -> None:
         cost = result.cost_s if math.isfinite(result.cost_s) and result.cost_s > 0 else 0.0
+        if result.status is Status.FAILED:
+            cost = max(cost, self.failure_cost_s)
         heapq.heappush(self._running, (self.now + cost, self._seq, self.now, trial, result))
         self._seq += 1
 
@@ -227,6 +257,11 @@ class SimulatedDriver:
             self.searcher.tell(trial, result)
             if not result.ok:
                 self._failed += 1
+            if result.status is Status.FAILED:
+                self._consecutive_failures += 1
+            else:
+                self._consecutive_failures = 0
+            best = self.searcher.best()
             if self.writer is not None and trial.trial_id not in self.replay:
                 self.writer.append(
                     history_row(
@@ -236,16 +271,23 @@ class SimulatedDriver:
                         tell_order=self._told,
                         trial=trial,
                         result=result,
-                        arch_index=self.arch_index(trial.arch),
+                        arch_key=self.arch_key(trial.arch),
                         fitness_name=self.oracle.fitness_name,
                         sim_start_s=start,
                         sim_end_s=end,
                         wall_s=time.perf_counter() - self._wall0,
+                        incumbent=best[0].trial_id if best is not None else -1,
                     )
                 )
             self._told += 1
             if self.on_told is not None:
                 self.on_told(trial, result, self.now)
+            if self.max_consecutive_failures and self._consecutive_failures >= self.max_consecutive_failures:
+                raise TooManyFailuresError(
+                    f"{self.algorithm} seed {self.seed} stopped: {self._consecutive_failures} candidates failed in a "
+                    f"row (--max-consecutive-failures {self.max_consecutive_failures}); the last: {trial.arch}: "
+                    f"{result.error.splitlines()[0] if result.error else 'no message'}"
+                )
         return RunOutcome(
             seed=self.seed,
             best=self.searcher.best(),

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring.store import write_parquet_atomic
+from search_spaces.errors import NaswotError
 
 from .records import METRIC_NAMES, Result, Trial
 
@@ -35,7 +36,7 @@ SCHEMA = pa.schema(
         ("tell_order", pa.int64()),  # order in which the searcher was told (0, 1, ...)
         ("trial_id", pa.int64()),
         ("arch", pa.string()),
-        ("arch_index", pa.int64()),
+        ("arch_key", pa.string()),  # the space's key of the cell (NB201: benchmark index; NB101: hash)
         ("kind", pa.string()),
         ("phase", pa.string()),
         ("parent", pa.int64()),
@@ -53,6 +54,7 @@ SCHEMA = pa.schema(
         ("cached", pa.bool_()),
         ("status", pa.string()),
         ("error", pa.string()),
+        ("incumbent", pa.int64()),  # trial id the searcher would return after this tell (-1: none yet)
     ]
 )
 
@@ -65,13 +67,14 @@ def history_row(
     tell_order: int,
     trial: Trial,
     result: Result,
-    arch_index: int,
+    arch_key: str,
     fitness_name: str,
     sim_start_s: float,
     sim_end_s: float,
     wall_s: float,
+    incumbent: int = -1,
 ) -> dict[str, Any]:
-    """The history row of one told trial."""
+    """The history row of one told trial; ``incumbent`` is the searcher's ``best()`` trial id after it."""
     row = {
         "run_id": run_id,
         "algorithm": algorithm,
@@ -79,7 +82,7 @@ def history_row(
         "tell_order": tell_order,
         "trial_id": trial.trial_id,
         "arch": trial.arch,
-        "arch_index": arch_index,
+        "arch_key": str(arch_key),
         "kind": trial.kind.value,
         "phase": trial.phase.value,
         "parent": trial.parent,
@@ -96,6 +99,7 @@ def history_row(
         "cached": result.cached,
         "status": result.status.value,
         "error": result.error,
+        "incumbent": incumbent,
     }
     for name in METRIC_NAMES:
         row[name] = result.metrics.get(name, math.nan)
@@ -136,10 +140,52 @@ class HistoryWriter:
         self.flush()
 
 
-def load_history(run_dir: str | Path):
-    """The whole history of ``run_dir`` as a pandas DataFrame sorted by (seed, tell_order).
+class HistoryCorruptError(NaswotError, ValueError):
+    """A history part that cannot be read (e.g. a disk fault); ``--resume --repair`` moves it aside."""
+
+
+CORRUPT_DIR = "corrupt-parts"
+
+
+def _part_rows(path: Path) -> str:
+    try:
+        return f"{pq.ParquetFile(path).metadata.num_rows} rows"
+    except (OSError, pa.ArrowException):
+        return "an unreadable row count"
+
+
+def read_parts(directory: Path, schema: pa.Schema, repair: bool = False) -> list[pa.Table]:
+    """Every readable part of a history directory.
+
+    With ``repair``, a corrupt part is moved to ``RUN_DIR/corrupt-parts/`` (kept for inspection)
+    and skipped.
 
     Raises:
+        HistoryCorruptError: a part cannot be read and ``repair`` is off (names the file and its rows).
+    """
+    tables = []
+    for part in sorted(directory.glob("part-*.parquet")):
+        try:
+            tables.append(pq.read_table(part, schema=schema))
+        except (OSError, pa.ArrowException) as exc:
+            if not repair:
+                raise HistoryCorruptError(
+                    f"history part {part.name} of {str(directory.parent)!r} is corrupt (it held {_part_rows(part)}): "
+                    f"{exc}; resume with --repair to move it aside and replay the rest"
+                ) from exc
+            aside = directory.parent / CORRUPT_DIR
+            aside.mkdir(exist_ok=True)
+            os.replace(part, aside / part.name)
+    return tables
+
+
+def load_history(run_dir: str | Path, repair: bool = False):
+    """The whole history of ``run_dir`` as a pandas DataFrame sorted by (seed, tell_order).
+
+    ``repair``: move corrupt parts aside instead of raising (see :func:`read_parts`).
+
+    Raises:
+        HistoryCorruptError: a part cannot be read (without ``repair``).
         FileNotFoundError: ``run_dir`` has no history.
     """
 
@@ -149,7 +195,10 @@ def load_history(run_dir: str | Path):
         if not directory.is_dir():
             raise FileNotFoundError(f"no history at {str(directory)!r}")
         return SCHEMA.empty_table().to_pandas()
-    table = pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts)
+    tables = read_parts(directory, SCHEMA, repair)
+    if not tables:
+        return SCHEMA.empty_table().to_pandas()
+    table = pa.concat_tables(tables)
     frame = table.to_pandas()
     frame = frame.drop_duplicates(subset=["seed", "trial_id"], keep="first")
     return frame.sort_values(["seed", "tell_order"], kind="stable").reset_index(drop=True)

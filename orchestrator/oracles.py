@@ -1,8 +1,8 @@
 """Accuracy oracles: what a cell's accuracy is and what finding it out costs.
 
-Both implementations answer :meth:`Oracle.evaluate` with a :class:`~orchestrator.records.Result`:
-``LookupOracle`` from a benchmark table (simulated cost), and the Ray Tune oracle in
-``cluster.tune_oracle`` (real training; its own issue) through the same seam.
+``LookupOracle`` answers from any :class:`~search_spaces.benchmarks.base.Benchmark` on simulated
+cost; ``NoBenchmarkOracle`` stands in when a space has no benchmark (score-only searches, metrics
+NaN); the Ray Tune oracle in ``cluster`` (real training; its own issue) fits the same seam.
 """
 
 from __future__ import annotations
@@ -10,63 +10,106 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from search_spaces import ArchitectureNotInBenchmarkError, UnknownNameError
+from search_spaces import UnknownNameError
 from search_spaces.base import SearchSpace
-from search_spaces.benchmarks import NB201Benchmark
+from search_spaces.benchmarks.base import Benchmark, metric_names
 
-from .records import METRIC_NAMES, Result, Status
+from .records import Result, Status
 
 
 class Oracle(Protocol):
-    """Contract: ``evaluate`` never raises for a candidate's fault; it returns a FAILED result."""
+    """Contract: ``evaluate`` never raises for a candidate's fault (it returns a FAILED result) and
+    ``metrics`` never raises at all (NaN where unknown).
+
+    Attributes:
+        fitness_name: the metric a search optimises.
+        metric_names: the metric names every result carries (the history's metric columns).
+    """
 
     fitness_name: str
+    metric_names: tuple[str, ...]
 
     def evaluate(self, arch: str) -> Result:
         """Fitness (what the search optimises), metrics (what is reported) and the cost charged."""
 
     def metrics(self, arch: str) -> dict[str, float]:
-        """The reported accuracies of ``arch`` without charging anything (NaN where unknown)."""
+        """The reported metrics of ``arch`` without charging anything (NaN where unknown)."""
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class LookupOracle:
-    """Accuracies from a NAS-Bench-201 benchmark on simulated time, as in the benchmark papers.
+    """Metrics from a benchmark on simulated time, as in the benchmark papers.
 
     Args:
-        fitness: (dataset, split) the search optimises; default the 12-epoch CIFAR-10 validation
-            accuracy, the proxy REA uses in the NAS-Bench-201 paper.
-        cost: charged per evaluation: the 12-epoch training time of the cell.
+        space: parses the history's cell strings.
+        benchmark: any :class:`~search_spaces.benchmarks.base.Benchmark`.
+        fitness: the metric the search optimises, by name (``"cifar10_valid_12ep"``) or as the
+            older ``(dataset, split)`` pair; default the benchmark's ``default_fitness``.
+
+    Each evaluation charges the benchmark's ``cost_name`` metric (seconds), or 0 when the benchmark
+    records no cost (``cost_name`` None; budgeted searches refuse such benchmarks before they start).
+
+    Raises:
+        UnknownNameError: ``fitness`` is not one of the benchmark's ``fitness_names``.
     """
 
-    def __init__(
-        self, space: SearchSpace, benchmark: NB201Benchmark, fitness: tuple[str, str] = ("cifar10", "valid_12ep")
-    ) -> None:
+    def __init__(self, space: SearchSpace, benchmark: Benchmark, fitness: str | tuple[str, str] | None = None) -> None:
         self.space = space
         self.benchmark = benchmark
-        if fitness not in benchmark.available():
-            known = [f"{d}/{s}" for d, s in benchmark.available()]
-            raise UnknownNameError("fitness metric of this benchmark", "/".join(fitness), known)
-        self.fitness = fitness
-        self.fitness_name = "_".join(fitness)
-        self._available = set(benchmark.available())
+        if isinstance(fitness, (tuple, list)):
+            fitness = "_".join(fitness)
+        fitness = fitness or benchmark.default_fitness
+        if fitness not in benchmark.fitness_names:
+            raise UnknownNameError(f"fitness metric of {benchmark.name}", fitness, benchmark.fitness_names)
+        self.fitness_name = fitness
+        self.cost_name = benchmark.cost_name
+        self.metric_names = metric_names(benchmark)
+
+    def _nan(self) -> dict[str, float]:
+        return {name: math.nan for name in self.metric_names}
 
     def metrics(self, arch: str) -> dict[str, float]:
-        cell = self.space.parse(arch)
-        out = {}
-        for name in METRIC_NAMES:
-            dataset, split = name.rsplit("_", 1)
-            out[name] = (
-                self.benchmark.accuracy(cell, dataset, split) if (dataset, split) in self._available else math.nan
-            )
-        return out
+        """Every metric of ``arch``; all NaN when it does not parse or the benchmark has no record
+        of it (or its lookup fails in any other way). Never raises."""
+        try:
+            values = self.benchmark.lookup(self.space.parse(arch))
+        except Exception:  # noqa: BLE001 - metrics are informative; a failed lookup is NaN, the caller decides
+            return self._nan()
+        return {name: float(values.get(name, math.nan)) for name in self.metric_names}
 
     def evaluate(self, arch: str) -> Result:
+        """Fitness, metrics and cost of ``arch``; any exception of this one lookup becomes a FAILED
+        result carrying its message (the search goes on)."""
         try:
-            cell = self.space.parse(arch)
-            fitness = self.benchmark.accuracy(cell, *self.fitness)
-            cost = self.benchmark.train_time_12ep(cell)
-            metrics = self.metrics(arch)
-        except ArchitectureNotInBenchmarkError as exc:
-            return Result(Status.FAILED, error=str(exc), worker="lookup")
+            values = self.benchmark.lookup(self.space.parse(arch))
+            fitness = float(values[self.fitness_name])
+            cost = float(values[self.cost_name]) if self.cost_name else 0.0
+            metrics = {name: float(values.get(name, math.nan)) for name in self.metric_names}
+        except Exception as exc:  # noqa: BLE001 - one candidate's fault is an outcome, never a crash of the run
+            return Result(Status.FAILED, error=_message(exc), worker="lookup")
+        if not math.isfinite(cost) or cost < 0:
+            return Result(Status.FAILED, error=f"benchmark cost {self.cost_name}={cost} is not usable", worker="lookup")
         status = Status.of_value(fitness)
         return Result(status, value=fitness, cost_s=cost, fitness=fitness, metrics=metrics, worker="lookup")
+
+
+class NoBenchmarkOracle:
+    """The oracle of a space without a benchmark: scores only, metrics NaN, evaluations FAILED."""
+
+    fitness_name = ""
+    cost_name = None
+    metric_names: tuple[str, ...] = ()
+
+    def __init__(self, space_name: str = "") -> None:
+        self.space_name = space_name
+
+    def metrics(self, arch: str) -> dict[str, float]:
+        return {}
+
+    def evaluate(self, arch: str) -> Result:
+        return Result(
+            Status.FAILED, error=f"space {self.space_name!r} has no benchmark to evaluate cells", worker="lookup"
+        )

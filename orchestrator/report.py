@@ -2,8 +2,9 @@
 
     python -m orchestrator.report runs/naswot-... runs/rea-... [--plot fig.png]
 
-For every run (seed) the final choice is what its searcher returned: NASWOT the cell with the best
-finite score, the others the evaluated cell with the best fitness (first such in tell order). The
+For every run (seed) the final choice is what its searcher returned, as recorded in the history's
+``incumbent`` column: NASWOT the cell with the best finite score (or rank ensemble), the others the
+evaluated cell with the best fitness. The
 table follows the layout of the NASWOT paper's NAS-Bench-201 table: mean +- std over runs of the
 chosen cells' accuracies per dataset and split, and the simulated search time.
 """
@@ -16,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from scoring.correlation import rank_ensemble
 
 from .history import load_history
 from .records import METRIC_NAMES
@@ -32,58 +31,31 @@ COLUMN_TITLES = {
 }
 
 
-def _ensemble_of(rows: pd.DataFrame) -> tuple[str, ...]:
-    """The proxies of a rank ensemble when the score rows carry several, else ()."""
-    scored = rows[rows["kind"] == "score"] if "proxy_scores" in rows else rows.iloc[:0]
-    for value in scored.get("proxy_scores", []):
-        names = tuple(name for name, _v in (value if value is not None else []))
-        return names if len(names) > 1 else ()
-    return ()
-
-
 def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run_id, seed): the chosen cell, its accuracies and the search time."""
+    """One row per (run_id, seed): the chosen cell, its accuracies and the search time.
+
+    The chosen cell is the one the searcher itself named: the ``incumbent`` of the run's last told
+    row (recorded by the driver after every tell), so the report never re-derives a search's answer.
+    """
     rows = []
     for (run_id, seed), group in frame.groupby(["run_id", "seed"], sort=True):
         group = group.sort_values("tell_order", kind="stable")
         algorithm = group["algorithm"].iloc[0]
-        ok = group[group["status"] == "ok"]
-        ensemble = _ensemble_of(ok)
-        if algorithm == "naswot" and ensemble:
-            candidates = ok[ok["kind"] == "score"].copy()
-            columns = {p: np.array([dict(ps).get(p, np.nan) for ps in candidates["proxy_scores"]]) for p in ensemble}
-            candidates["ensemble_rank"] = rank_ensemble(columns) if len(candidates) else []
-            candidates = candidates.sort_values(["ensemble_rank", "trial_id"], ascending=[False, True])
-            key = "ensemble_rank"
-        elif algorithm == "naswot":
-            candidates, key = ok[ok["kind"] == "score"], "score"
-        else:
-            candidates, key = ok[ok["kind"] == "evaluate"], "fitness"
-        search_time = float(group["sim_end_s"].max())
-        if candidates.empty:
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "algorithm": algorithm,
-                    "seed": seed,
-                    "arch": None,
-                    "search_time_s": search_time,
-                    "trials": len(group),
-                }
-            )
-            continue
-        best = candidates.iloc[0] if key == "ensemble_rank" else candidates.loc[candidates[key].idxmax()]
+        incumbent = int(group["incumbent"].iloc[-1])
+        chosen = group[group["trial_id"] == incumbent]
         row = {
             "run_id": run_id,
             "algorithm": algorithm,
             "seed": seed,
-            "arch": best["arch"],
-            "arch_index": best["arch_index"],
-            "search_time_s": search_time,
+            "arch": None,
+            "search_time_s": float(group["sim_end_s"].max()),
             "trials": len(group),
-            "failed": int((group["status"] != "ok").sum()),
+            "failed": int((group["status"] == "failed").sum()),
         }
-        row.update({m: best[m] for m in METRIC_NAMES})
+        if incumbent >= 0 and not chosen.empty:
+            best = chosen.iloc[0]
+            row.update(arch=best["arch"], arch_key=best["arch_key"])
+            row.update({m: best[m] for m in METRIC_NAMES if m in best})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -1,8 +1,10 @@
 """The correlation study: how well training-free proxies rank untrained networks.
 
     python -m scoring.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
+    python -m scoring.correlate --space nb101 --n 500 --proxies naswot --out runs/corr_nb101
 
-Samples N distinct cells, scores each with every proxy on the dataset's real images (through Ray
+Samples N distinct cells of any registered space (``--space``; from the benchmark's cells when it
+holds only a sample, e.g. NB101's embedded 500 rows), scores each with every proxy on the dataset's real images (through Ray
 scoring actors when --workers > 1), keeps every per-cell score in the shared score store (a second
 run with the same settings recomputes nothing) and in OUT/scores.parquet, and prints Kendall tau and
 Spearman rho of each proxy against validation and test accuracy, with the cells whose score was
@@ -21,88 +23,95 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from search_spaces import get_space
-from search_spaces.benchmarks import open_nb201_benchmark
+from search_spaces import get_space, open_benchmark
 from search_spaces.errors import NaswotError
 
 from .correlation import correlate, rank_ensemble
 from .proxies import available_proxies, get_proxy
-from .scorer import INPUT_KINDS, CellScorer, ScorerConfig
+from .scorer import INPUT_KINDS, ScorerConfig
+from .service import InlinePool, ScoringService
 from .store import DEFAULT_STORE, ScoreStore
 
-ACCURACIES = (("valid", "valid"), ("test", "test"))
+ACCURACIES = ("valid", "test")
 
 
-def sample_cells(space, n: int, seed: int) -> np.ndarray:
-    """``n`` distinct benchmark indices drawn from ``seed`` (the same cells as ``scoring.sweep --n``)."""
-    if not 1 <= n <= len(space):
-        raise ValueError(f"n must be in [1, {len(space)}], got {n}")
-    return np.random.default_rng(seed).choice(len(space), size=n, replace=False)
+def select_cells(space, n: int, seed: int, cells=None) -> list:
+    """``n`` distinct cells of ``space`` drawn from ``seed``.
+
+    ``cells``: the benchmark's cells when it holds only a sample (then ``n`` of them, or all when
+    ``n`` is at least their number). Otherwise a space with a benchmark index (``from_index``) draws
+    ``n`` distinct indices (the same cells as ``scoring.sweep --n``), and any other space samples
+    until ``n`` distinct keys are found.
+
+    Raises:
+        ValueError: ``n`` is not in ``[1, size]``.
+    """
+    rng = np.random.default_rng(seed)
+    if cells is not None:
+        cells = list(cells)
+        if n >= len(cells):
+            return cells
+        return [cells[int(i)] for i in rng.choice(len(cells), size=n, replace=False)]
+    size = space.size
+    if n < 1 or (size is not None and n > size):
+        raise ValueError(f"n must be in [1, {size}], got {n}")
+    if hasattr(space, "from_index") and size is not None:
+        return [space.from_index(int(i)) for i in rng.choice(size, size=n, replace=False)]
+    chosen: dict[str, object] = {}
+    while len(chosen) < n:
+        arch = space.sample(rng)
+        chosen.setdefault(space.key(arch), arch)
+    return list(chosen.values())
 
 
 def _pool(config: ScorerConfig, workers: int):
     if workers <= 1:
-        scorer = CellScorer(config)
-
-        class _Inline:
-            def score_many(self, requests):
-                return [scorer.score(a, s) for a, s in requests]
-
-            def close(self):
-                pass
-
-        return _Inline()
+        return InlinePool(config)
     from cluster.ray_pool import RayScoringPool
 
     return RayScoringPool(config, workers=workers)
 
 
 def score_proxy(
-    space, indices, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int, progress: bool = True
+    space, archs: list, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int, progress: bool = True
 ) -> pd.DataFrame:
-    """Per-cell scores of one proxy (one row per cell and init), from the store or computed."""
-    archs = [space.format(space.from_index(int(i))) for i in indices]
-    requests = [(a, s) for a in archs for s in range(inits)]
-    records = {}
-    misses = []
-    for arch, seed in requests:
-        key = config.key(space.index(space.parse(arch)), seed)
-        hit = store.get(key) if store is not None else None
-        if hit is not None:
-            records[(arch, seed)] = hit
-        else:
-            misses.append((arch, seed))
-    if misses:
-        pool = _pool(config, workers)
-        try:
-            chunk = max(1, 4 * max(1, workers))
-            iterator = range(0, len(misses), chunk)
-            if progress:
-                from tqdm import tqdm
+    """Per-cell scores of one proxy (one row per cell and init), from the store or computed.
 
-                iterator = tqdm(iterator, desc=f"{config.dataset} {config.store_proxy}", unit="chunk", file=sys.stderr)
-            for start in iterator:
-                part = misses[start : start + chunk]
-                for request, record in zip(part, pool.score_many(part)):
-                    records[request] = record
-                    if store is not None:
-                        store.put(record)
-        finally:
-            pool.close()
-            if store is not None:
-                store.flush()
+    Scores go through ``scoring.service.ScoringService`` (store first, then the pool); the store is
+    flushed after every chunk, so an interrupted study keeps what it scored.
+    """
+    texts = [space.format(a) for a in archs]
+    keys = [space.key(a) for a in archs]
+    requests = [(t, s) for t in texts for s in range(inits)]
+    pool = _pool(config, workers)
+    service = ScoringService(config, pool, store, space)
+    records = []
+    try:
+        chunk = max(1, 4 * max(1, workers))
+        iterator = range(0, len(requests), chunk)
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(iterator, desc=f"{config.dataset} {config.store_proxy}", unit="chunk", file=sys.stderr)
+        for start in iterator:
+            for (record, cached) in (r[0] for r in service.score_many(requests[start : start + chunk])):
+                records.append((record, cached))
+            service.flush()
+    finally:
+        pool.close()
+        service.flush()
     rows = []
-    for arch, seed in requests:
-        r = records[(arch, seed)]
+    for (text, seed), key, (r, cached) in zip(requests, [k for k in keys for _ in range(inits)], records):
         rows.append(
             {
-                "arch": arch,
-                "arch_index": space.index(space.parse(arch)),
+                "arch": text,
+                "arch_key": key,
                 "proxy": config.store_proxy,
                 "dataset": config.dataset,
                 "init_seed": seed,
                 "score": r.score,
                 "score_s": r.score_s,
+                "cached": cached,
                 "status": r.status.value,
                 "error": r.error,
             }
@@ -110,10 +119,37 @@ def score_proxy(
     return pd.DataFrame(rows)
 
 
+def accuracies(benchmark, archs: list, dataset: str) -> dict[str, np.ndarray]:
+    """``{"valid": ..., "test": ...}``: the benchmark's ``<dataset>_valid`` / ``<dataset>_test`` of
+    each cell; NaN where the benchmark has no such metric or no record of the cell."""
+    names = {m.name for m in benchmark.metrics}
+    out = {split: np.full(len(archs), np.nan) for split in ACCURACIES}
+    for i, arch in enumerate(archs):
+        try:
+            values = benchmark.lookup(arch)
+        except KeyError:  # ArchitectureNotInBenchmarkError: left out of the correlation
+            continue
+        for split in ACCURACIES:
+            name = f"{dataset}_{split}"
+            if name in names:
+                out[split][i] = values.get(name, np.nan)
+    return out
+
+
 def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
-    space = get_space(args.space)
-    benchmark = open_nb201_benchmark(args.benchmark, space)
-    indices = sample_cells(space, args.n, args.seed)
+    options = {"stem_channels": args.stem_channels} if args.stem_channels else {}
+    space = get_space(args.space, **options)
+    benchmark = open_benchmark(space, args.benchmark)
+    if benchmark is None:
+        raise NaswotError(f"space {args.space!r} has no benchmark to correlate with: give --benchmark PATH")
+    sample = benchmark.cells()
+    archs = select_cells(space, args.n, args.seed, sample)
+    if sample is not None:
+        print(
+            f"{benchmark.name} holds {len(sample)} cells of {args.space}: correlating {len(archs)} of them",
+            file=sys.stderr,
+        )
+    keys = [space.key(a) for a in archs]
     store = None if args.no_store else ScoreStore(args.store)
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
     ensemble = [p.strip() for p in args.ensemble.split(",") if p.strip()] if args.ensemble else []
@@ -122,22 +158,26 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     needed = list(dict.fromkeys(proxies + ensemble))
     score_frames, corr_rows = [], []
     for dataset in [d.strip() for d in args.dataset.split(",")]:
-        per_cell = pd.DataFrame({"arch_index": indices})
-        for split, key in ACCURACIES:
-            try:
-                per_cell[split] = [benchmark.accuracy(space.from_index(int(i)), dataset, key) for i in indices]
-            except KeyError:
-                per_cell[split] = np.nan  # the source has no such split (e.g. embedded CIFAR-100 valid)
+        per_cell = pd.DataFrame({"arch_key": keys})
+        for split, values in accuracies(benchmark, archs, dataset).items():
+            per_cell[split] = values
         for proxy in needed:
             config = ScorerConfig(
-                args.space, dataset, args.batch_size, args.batch_seed, args.data_dir, proxy=proxy, inputs=args.inputs
+                args.space,
+                dataset,
+                args.batch_size,
+                args.batch_seed,
+                args.data_dir,
+                proxy=proxy,
+                inputs=args.inputs,
+                space_options=tuple(options.items()),
             )
-            scores = score_proxy(space, indices, config, args.inits, store, args.workers, not args.no_progress)
+            scores = score_proxy(space, archs, config, args.inits, store, args.workers, not args.no_progress)
             score_frames.append(scores)
-            mean = scores.groupby("arch_index", sort=False)["score"].mean()
-            failed = scores.groupby("arch_index", sort=False)["status"].apply(lambda s: (s == "failed").any())
-            per_cell[proxy] = mean.reindex(indices).to_numpy()
-            per_cell[f"{proxy}__failed"] = failed.reindex(indices).to_numpy()
+            mean = scores.groupby("arch_key", sort=False)["score"].mean()
+            failed = scores.groupby("arch_key", sort=False)["status"].apply(lambda s: (s == "failed").any())
+            per_cell[proxy] = mean.reindex(keys).to_numpy()
+            per_cell[f"{proxy}__failed"] = failed.reindex(keys).to_numpy()
         names = list(proxies)
         if ensemble:
             label = "ensemble(" + "+".join(ensemble) + ")"
@@ -145,7 +185,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
             per_cell[f"{label}__failed"] = np.zeros(len(per_cell), dtype=bool)
             names.append(label)
         for name in names:
-            for split, _ in ACCURACIES:
+            for split in ACCURACIES:
                 c = correlate(per_cell[name], per_cell[split])
                 nonfinite = int((~np.isfinite(per_cell[name].to_numpy(dtype=float))).sum())
                 corr_rows.append(
@@ -252,9 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scoring.correlate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--space", default="nb201")
+    p.add_argument("--space", default="nb201", help="a registered search space (nb201, nb101, nats_sss, ...)")
+    p.add_argument("--stem-channels", type=int, default=None, help="stem width of the networks (nb101; default: the space's)")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, imagenet16, or a comma list")
-    p.add_argument("--n", type=int, default=1000, help="distinct random cells")
+    p.add_argument("--n", type=int, default=1000, help="distinct random cells (a sample benchmark: at most all its cells)")
     p.add_argument(
         "--proxies", default="naswot,grad_norm,synflow", help=f"comma list of: {', '.join(available_proxies())}"
     )
@@ -265,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-seed", type=int, default=0, help="which minibatch (ablation: another one)")
     p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
     p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")
-    p.add_argument("--benchmark", default=None, help="a NATS-Bench topology directory (default: embedded table)")
+    p.add_argument("--benchmark", default=None, help="the space's benchmark file or directory (default: its embedded table)")
     p.add_argument("--data-dir", default=None, help="a CIFAR python-batches directory (default: embedded images)")
     p.add_argument("--store", default=str(DEFAULT_STORE))
     p.add_argument("--no-store", action="store_true")
@@ -292,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plots:
         plot_tau_bars(corr, out / "tau.png")
     print(
-        f"{args.n} cells of {args.space}, batch {args.batch_size} (seed {args.batch_seed}), inputs {args.inputs}, "
+        f"{len(scores['arch_key'].unique())} cells of {args.space}, batch {args.batch_size} (seed {args.batch_seed}), inputs {args.inputs}, "
         f"{args.inits} init(s)"
     )
     print(format_correlations(corr))

@@ -1,4 +1,10 @@
-"""Image minibatches for scoring: the embedded real images, or a user's CIFAR python batches.
+"""Image minibatches for scoring: the embedded real images, or a user's CIFAR / ImageNet16 batches.
+
+The embedded ImageNet16 pool holds 960 downsampled-ImageNet training images from all 1000 classes;
+only 106 of them belong to the 120 classes of ImageNet16-120. Label-free scores (naswot) use all of
+them; loss-based proxies draw from the 106 in-class images only (``labelled=True``) and fail clearly
+when a batch needs more. A user's real ImageNet16 batch files (``train_data_batch_1`` ...) are read
+with ``--data-dir`` and keep the 120 classes, as NAS-Bench-201 does.
 
 Images are stored as uint8 and normalised at load with each dataset's standard mean and std (the
 values the NAS-Bench-201 training pipeline uses). A minibatch is chosen without replacement from a
@@ -47,18 +53,46 @@ class ImagePool:
     def __len__(self) -> int:
         return len(self.images)
 
-    def indices(self, batch_size: int, seed: int) -> np.ndarray:
-        """The pool indices of the minibatch for ``seed`` (sorted draw without replacement)."""
-        if not 1 <= batch_size <= len(self):
-            raise ValueError(f"batch_size must be in [1, {len(self)}] for this pool of {self.source}, got {batch_size}")
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1A4E]))
-        return np.sort(rng.choice(len(self), size=batch_size, replace=False))
+    @property
+    def num_classes(self) -> int:
+        """Classes of the benchmark task (ImageNet16-120: 120)."""
+        return NUM_CLASSES[self.dataset]
 
-    def batch(self, batch_size: int = 128, seed: int = 0):
-        """``(images, labels)`` as torch tensors: float32 normalised NCHW and int64 labels."""
+    def in_class(self) -> np.ndarray:
+        """Pool indices whose label belongs to the task's classes (all of them except for ImageNet16)."""
+        return np.flatnonzero(self.labels < self.num_classes)
+
+    def indices(self, batch_size: int, seed: int, labelled: bool = False) -> np.ndarray:
+        """The pool indices of the minibatch for ``seed`` (sorted draw without replacement).
+
+        With ``labelled``, only images of the task's classes are drawn.
+
+        Raises:
+            ValueError: ``batch_size`` is larger than the images available (the message says why).
+        """
+        candidates = self.in_class() if labelled else np.arange(len(self))
+        if not 1 <= batch_size <= len(candidates):
+            if labelled and len(candidates) < len(self):
+                raise ValueError(
+                    f"a loss-based proxy needs images of the {self.num_classes} classes of {self.dataset}: only "
+                    f"{len(candidates)} of the {len(self)} images of {self.source} are, fewer than the batch size "
+                    f"{batch_size}; use --batch-size {len(candidates)} or less, or --data-dir with the real batches"
+                )
+            raise ValueError(
+                f"batch_size must be in [1, {len(candidates)}] for this pool of {self.source}, got {batch_size}"
+            )
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1A4E]))
+        if not labelled or len(candidates) == len(self):
+            return np.sort(rng.choice(len(self), size=batch_size, replace=False))
+        return np.sort(candidates[rng.choice(len(candidates), size=batch_size, replace=False)])
+
+    def batch(self, batch_size: int = 128, seed: int = 0, labelled: bool = False):
+        """``(images, labels)`` as torch tensors: float32 normalised NCHW and int64 labels.
+
+        ``labelled``: draw only images of the task's classes (for loss-based proxies)."""
         import torch
 
-        idx = self.indices(batch_size, seed)
+        idx = self.indices(batch_size, seed, labelled)
         mean, std = NORMALISATION[self.dataset]
         x = self.images[idx].astype(np.float32) / 255.0
         x = (x - np.asarray(mean, np.float32)[:, None, None]) / np.asarray(std, np.float32)[:, None, None]
@@ -117,13 +151,66 @@ def cifar_python_pool(directory: str | Path, dataset: str) -> ImagePool:
     return ImagePool(dataset, np.concatenate(images), np.concatenate(labels), f"{dataset} python batches at {root}")
 
 
+IMAGENET16_TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))
+
+
+def _field(batch: dict, name: str):
+    for key in (name, name.encode()):
+        if key in batch:
+            return batch[key]
+    return None
+
+
+def imagenet16_pool(directory: str | Path, max_classes: int = 120) -> ImagePool:
+    """The ImageNet16-120 training images of a downsampled-ImageNet 16x16 directory.
+
+    Reads the ``train_data_batch_1`` .. ``train_data_batch_10`` files present (python pickles with
+    ``data`` (n, 768) uint8 rows, channel-planar, and 1-indexed ``labels``) and keeps the images of
+    classes 1..120 with labels shifted to 0..119, as NAS-Bench-201's ImageNet16-120 does.
+
+    Raises:
+        BenchmarkDataError: the directory, or every batch file, is missing, or a file is not in that format.
+    """
+    root = Path(directory).expanduser()
+    if not root.is_dir():
+        raise BenchmarkDataError(f"ImageNet16 directory {str(root)!r} does not exist")
+    files = [root / name for name in IMAGENET16_TRAIN_FILES if (root / name).is_file()]
+    if not files:
+        raise BenchmarkDataError(
+            f"{str(root)!r} has no ImageNet16 batch file (expected train_data_batch_1 .. train_data_batch_10)"
+        )
+    images, labels = [], []
+    for file in files:
+        batch = _read_pickle(file)
+        data, raw = _field(batch, "data"), _field(batch, "labels")
+        if data is None or raw is None:
+            raise BenchmarkDataError(f"{str(file)!r} lacks 'data' or 'labels': is it an ImageNet16 batch file?")
+        data = np.asarray(data, dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 16 * 16:
+            raise BenchmarkDataError(f"{str(file)!r}: expected (n, 768) uint8 rows, got {data.shape}")
+        label = np.asarray(raw, dtype=np.int64) - 1
+        keep = (label >= 0) & (label < max_classes)
+        images.append(data[keep].reshape(-1, 3, 16, 16))
+        labels.append(label[keep])
+    return ImagePool("imagenet16", np.concatenate(images), np.concatenate(labels), f"ImageNet16 batches at {root}")
+
+
 def load_pool(dataset: str, data_dir: str | Path | None = None) -> ImagePool:
-    """The embedded pool of ``dataset``, or the user's CIFAR python directory when ``data_dir`` is given."""
+    """The embedded pool of ``dataset``, or the user's directory when ``data_dir`` is given (CIFAR
+    python batches for cifar10/cifar100, downsampled-ImageNet batches for imagenet16)."""
     if data_dir is None:
         return embedded_pool(dataset)
+    if dataset == "imagenet16":
+        return imagenet16_pool(data_dir)
     return cifar_python_pool(data_dir, dataset)
 
 
-def load_batch(dataset: str = "cifar10", batch_size: int = 128, seed: int = 0, data_dir: str | Path | None = None):
+def load_batch(
+    dataset: str = "cifar10",
+    batch_size: int = 128,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    labelled: bool = False,
+):
     """One deterministic minibatch ``(images, labels)``; see :meth:`ImagePool.batch`."""
-    return load_pool(dataset, data_dir).batch(batch_size, seed)
+    return load_pool(dataset, data_dir).batch(batch_size, seed, labelled)

@@ -3,6 +3,7 @@
 | name | definition (higher is better) | source |
 |---|---|---|
 | naswot | log det of the ReLU-code kernel N_A - Hamming | Mellor et al., ICML 2021 |
+| naswot_official | the same kernel as the official code builds it: hooks every module whose type name contains "ReLU", so blocks such as ReLUConvBN count their input's codes a second time (about 88 higher on NB201 at batch 128, nearly the same ranking) | BayesWatch/nas-without-training |
 | jacob_cov | -sum_i log(l_i + k) + 1/(l_i + k) over eigenvalues l_i of the correlation matrix of the per-image input Jacobians, k = 1e-5 | Mellor et al., arXiv v1 (2020) |
 | grad_norm | sum over conv/linear weights of the Frobenius norm of dL/dW | Abdelfattah et al., ICLR 2021 |
 | snip | sum over conv/linear weights of abs(W * dL/dW) | Lee et al., ICLR 2019 |
@@ -14,9 +15,10 @@
 
 Choices the papers leave open, made here:
 
-* the loss L of the loss-based proxies (grad_norm, snip, grasp, fisher) is the cross-entropy of the
-  batch against its real labels; where a label is not below the head's number of classes
-  (the embedded ImageNet16 images carry ids of all 1000 classes) it is taken modulo that number;
+* the loss L of the loss-based proxies (grad_norm, snip, grasp, fisher; ``LABEL_PROXIES``) is the
+  cross-entropy of the batch against its real labels; a label that is not below the head's number
+  of classes is an error (scorers draw such batches from the task's classes only, see
+  ``scoring.data.ImagePool.batch(labelled=True)``);
 * the network is in train mode (batch statistics) for every proxy except synflow;
 * synflow runs on a float64 copy in eval mode with freshly initialised BatchNorm statistics, i.e.
   BatchNorm is (up to 1/sqrt(1 + eps)) the identity: "BatchNorm off", as its authors prescribe;
@@ -50,7 +52,13 @@ def _weights(model: nn.Module) -> list[torch.Tensor]:
 
 
 def _fit_labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    return labels.to(logits.device).long() % logits.shape[1]
+    labels = labels.to(logits.device).long()
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
+        raise ValueError(
+            f"labels must be in [0, {logits.shape[1]}) for a {logits.shape[1]}-class head, got "
+            f"[{int(labels.min())}, {int(labels.max())}]: draw the batch from the task's classes"
+        )
+    return labels
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -179,8 +187,13 @@ def flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float
     return float(total[0])
 
 
+def naswot_official(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    return naswot_score(model, images, hook="official")
+
+
 PROXIES: dict[str, Proxy] = {
     "naswot": naswot,
+    "naswot_official": naswot_official,
     "jacob_cov": jacob_cov,
     "grad_norm": grad_norm,
     "snip": snip,
@@ -201,4 +214,15 @@ def get_proxy(name: str) -> Proxy:
 
 
 def available_proxies() -> tuple[str, ...]:
+    """Names accepted by :func:`get_proxy`."""
     return tuple(PROXIES)
+
+
+LABEL_PROXIES: frozenset[str] = frozenset({"grad_norm", "snip", "grasp", "fisher"})
+
+
+def uses_labels(name: str) -> bool:
+    """Whether proxy ``name`` computes a loss against the batch's labels (it then needs images of the
+    task's classes only)."""
+    get_proxy(name)
+    return name in LABEL_PROXIES

@@ -7,28 +7,51 @@ Faults of a candidate (an exception while building or scoring, a non-finite scor
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import traceback
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from search_spaces import get_space
+from search_spaces import UnknownNameError, get_space
 
 from .cells import build_seeded
 from .data import NUM_CLASSES, load_pool
-from .proxies import get_proxy
+from .hardware import describe_device
+from .proxies import get_proxy, uses_labels
 from .status import Status
 from .store import ScoreKey, ScoreRecord
 
 INPUT_KINDS = ("images", "noise")
 
 
+@lru_cache(maxsize=16)
+def _batch(dataset: str, data_dir: str | None, batch_size: int, batch_seed: int, inputs: str, labelled: bool):
+    pool = load_pool(dataset, Path(data_dir) if data_dir else None)
+    images, labels = pool.batch(batch_size, batch_seed, labelled)
+    if inputs == "noise":
+        generator = torch.Generator().manual_seed(int(batch_seed))
+        images = torch.randn(images.shape, generator=generator)
+    digest = hashlib.sha256()
+    digest.update(images.numpy().tobytes())
+    digest.update(labels.numpy().tobytes())
+    return images, labels, digest.hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class ScorerConfig:
-    """What a scorer needs to know; validated on construction."""
+    """What a scorer needs to know; validated on construction (``ValueError`` / ``UnknownNameError``).
+
+    Attributes:
+        space_options: keyword options of the space's constructor that change its networks (e.g.
+            ``(("stem_channels", 64),)``); part of the store key.
+        inputs: ``"images"`` (the real minibatch) or ``"noise"`` (Gaussian of the same shape; ablation).
+    """
 
     space: str = "nb201"
     dataset: str = "cifar10"
@@ -37,22 +60,27 @@ class ScorerConfig:
     data_dir: str | None = None
     device: str = "cpu"
     proxy: str = "naswot"
-    inputs: str = "images"  # "images" (the real minibatch) or "noise" (Gaussian, same shape; ablation)
+    inputs: str = "images"
+    space_options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
         if self.dataset not in NUM_CLASSES:
-            from search_spaces import UnknownNameError
-
             raise UnknownNameError("dataset", self.dataset, tuple(NUM_CLASSES))
-        from .proxies import get_proxy
-
         get_proxy(self.proxy)
         if self.inputs not in INPUT_KINDS:
-            from search_spaces import UnknownNameError
-
             raise UnknownNameError("input kind", self.inputs, INPUT_KINDS)
+        object.__setattr__(self, "space_options", tuple(sorted(tuple(p) for p in self.space_options)))
+
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES[self.dataset]
+
+    @property
+    def build(self) -> str:
+        """The store key's ``build`` field: the space options, ``name=value`` joined by commas."""
+        return ",".join(f"{k}={v}" for k, v in self.space_options)
 
     @property
     def store_proxy(self) -> str:
@@ -62,34 +90,61 @@ class ScorerConfig:
     def store_name(self, proxy: str) -> str:
         return proxy if self.inputs == "images" else f"{proxy}+{self.inputs}"
 
-    def key(self, arch_key: int, init_seed: int, proxy: str | None = None) -> ScoreKey:
+    def batch(self, proxy: str | None = None) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """``(images, labels, content hash)`` of the minibatch ``proxy`` is scored on (cached).
+
+        Loss-based proxies get a batch of the task's classes only (see ``ImagePool.batch``).
+
+        Raises:
+            BenchmarkDataError: the data directory is missing or unreadable.
+            ValueError: the pool has too few (in-class) images for the batch size.
+        """
+        labelled = uses_labels(proxy or self.proxy)
+        return _batch(self.dataset, self.data_dir, self.batch_size, self.batch_seed, self.inputs, labelled)
+
+    def images_hash(self, proxy: str | None = None) -> str:
+        """Content hash of the minibatch ``proxy`` is scored on (loads it once; see :meth:`batch`)."""
+        return self.batch(proxy)[2]
+
+    def key(self, arch_key: str | int, init_seed: int, proxy: str | None = None) -> ScoreKey:
+        """The store key of cell ``arch_key`` scored with ``proxy`` (default: the configured one)."""
+        proxy = proxy or self.proxy
         return ScoreKey(
-            self.space,
-            int(arch_key),
-            self.dataset,
-            self.batch_size,
-            self.batch_seed,
-            int(init_seed),
-            self.store_name(proxy or self.proxy),
+            space=self.space,
+            arch_key=str(arch_key),
+            dataset=self.dataset,
+            images=self.images_hash(proxy),
+            batch_size=self.batch_size,
+            batch_seed=self.batch_seed,
+            init_seed=int(init_seed),
+            proxy=self.store_name(proxy),
+            num_classes=self.num_classes,
+            build=self.build,
         )
 
 
 class CellScorer:
-    """Scores cells of one space on one fixed minibatch."""
+    """Scores cells of one space on one fixed minibatch (per proxy kind: see ``ScorerConfig.batch``).
+
+    Raises (on construction):
+        BenchmarkDataError / ValueError: the images cannot be loaded for this configuration.
+    """
 
     def __init__(self, config: ScorerConfig) -> None:
         self.config = config
-        self.space = get_space(config.space)
-        pool = load_pool(config.dataset, Path(config.data_dir) if config.data_dir else None)
-        images, labels = pool.batch(config.batch_size, config.batch_seed)
-        if config.inputs == "noise":
-            generator = torch.Generator().manual_seed(int(config.batch_seed))
-            images = torch.randn(images.shape, generator=generator)
+        self.space = get_space(config.space, **dict(config.space_options))
         self.device = torch.device(config.device)
-        self.images = images.to(self.device)
-        self.labels = labels.to(self.device)
-        get_proxy(config.proxy)
-        self.num_classes = NUM_CLASSES[config.dataset]
+        self.hardware = describe_device(self.device)
+        self._batches: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._images(config.proxy)
+        self.num_classes = config.num_classes
+
+    def _images(self, proxy: str) -> tuple[torch.Tensor, torch.Tensor]:
+        labelled = uses_labels(proxy)
+        if labelled not in self._batches:
+            images, labels, _hash = self.config.batch(proxy)
+            self._batches[labelled] = (images.to(self.device), labels.to(self.device))
+        return self._batches[labelled]
 
     def score(self, arch: str, init_seed: int = 0, proxy: str | None = None) -> ScoreRecord:
         """Score the cell written ``arch`` with ``proxy`` (default: the configured one).
@@ -99,13 +154,14 @@ class CellScorer:
         proxy = proxy or self.config.proxy
         function = get_proxy(proxy)
         start = time.perf_counter()
-        arch_key = -1
+        arch_key = "?"
         try:
             cell = self.space.parse(arch)
-            arch_key = int(self.space.key(cell))
+            arch_key = self.space.key(cell)
+            images, labels = self._images(proxy)
             model = build_seeded(self.space, cell, self.num_classes, init_seed, self.device)
             built = time.perf_counter()
-            value = float(function(model, self.images, self.labels))
+            value = float(function(model, images, labels))
             done = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - a candidate's fault is an outcome, not a crash of the worker
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
@@ -119,6 +175,7 @@ class CellScorer:
                 message,
                 str(self.device),
                 time.time(),
+                self.hardware,
             )
         return ScoreRecord(
             self.config.key(arch_key, init_seed, proxy),
@@ -130,4 +187,5 @@ class CellScorer:
             "",
             str(self.device),
             time.time(),
+            self.hardware,
         )

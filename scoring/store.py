@@ -1,13 +1,19 @@
 """A shared, append-only Parquet store of per-cell scores.
 
-Scores are keyed by (space, cell key, dataset, batch size, batch seed, init seed, proxy), so every
-command that scores cells (searches, the correlation study, sweeps) re-uses what was scored once.
-Each record keeps the measured build and scoring time, so a search that takes a score from the
-store still reports the scoring time that cell really cost.
+A score is keyed by everything it depends on (:class:`ScoreKey`): the space and the cell's key,
+how the network was built (number of classes, the space's build options such as a stem width),
+the images (dataset, a content hash of the minibatch, batch size and seed), the init seed and
+the proxy. So every command that scores cells (searches, the correlation study, sweeps) re-uses
+what was scored once, and a user's own images never get the embedded images' scores.
+Each record keeps the measured build and scoring time and the device and hardware it was measured
+on, so a search that takes a score from the store can still charge what that cell really cost, on
+the same kind of device (see ``scoring.service.ScoringService``).
 
 Layout: a directory of ``part-*.parquet`` files with an explicit schema. Each flush writes a new part
 to a temporary file and renames it into place, so a killed process never leaves a broken file and
-several processes can add to one store at once. Later parts win when a key appears twice.
+several processes can add to one store at once. Later parts win when a key appears twice. Each part
+carries the store format version in its Parquet metadata; parts of another version are refused with
+a clear message, never misread.
 """
 
 from __future__ import annotations
@@ -21,42 +27,67 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from search_spaces.errors import NaswotError
+
 from .status import Status
+
+STORE_VERSION = "2"
+_VERSION_KEY = b"naswot.score_store.version"
 
 SCHEMA = pa.schema(
     [
         ("space", pa.string()),
-        ("arch_key", pa.int64()),
-        ("arch", pa.string()),
+        ("arch_key", pa.string()),
+        ("build", pa.string()),
+        ("num_classes", pa.int32()),
         ("dataset", pa.string()),
+        ("images", pa.string()),
         ("batch_size", pa.int32()),
         ("batch_seed", pa.int64()),
         ("init_seed", pa.int64()),
         ("proxy", pa.string()),
+        ("arch", pa.string()),
         ("score", pa.float64()),
         ("build_s", pa.float64()),
         ("score_s", pa.float64()),
         ("status", pa.string()),
         ("error", pa.string()),
         ("device", pa.string()),
+        ("hardware", pa.string()),
         ("created_unix", pa.float64()),
-    ]
+    ],
+    metadata={_VERSION_KEY: STORE_VERSION.encode()},
 )
 
 DEFAULT_STORE = Path("runs") / "scores"
 
 
+class ScoreStoreError(NaswotError, ValueError):
+    """A score store part that this version of naswot cannot read (older format or corrupt)."""
+
+
 @dataclass(frozen=True)
 class ScoreKey:
-    """What a score depends on."""
+    """Everything a score depends on.
+
+    Attributes:
+        arch_key: the space's key of the cell (``SearchSpace.key``).
+        build: the space's build options that change the network (e.g. ``"stem_channels=64"``), or "".
+        num_classes: classes of the network's head.
+        images: content hash of the minibatch (``scoring.scorer.batch_fingerprint``).
+        proxy: the proxy name (``+noise`` appended for the noise-input ablation).
+    """
 
     space: str
-    arch_key: int
+    arch_key: str
     dataset: str
+    images: str
     batch_size: int
     batch_seed: int
     init_seed: int
     proxy: str = "naswot"
+    num_classes: int = 10
+    build: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ class ScoreRecord:
     error: str = ""
     device: str = "cpu"
     created_unix: float = 0.0
+    hardware: str = ""  # what ``device`` was: e.g. "cpu:Intel Xeon ...", "cuda:NVIDIA H200"
 
     def row(self) -> dict:
         row = asdict(self.key)
@@ -83,6 +115,7 @@ class ScoreRecord:
             status=self.status.value,
             error=self.error,
             device=self.device,
+            hardware=self.hardware,
             created_unix=self.created_unix or time.time(),
         )
         return row
@@ -103,7 +136,32 @@ def _from_row(row: dict) -> ScoreRecord:
         row["error"] or "",
         row["device"],
         row["created_unix"],
+        row["hardware"] or "",
     )
+
+
+def read_store_part(path: Path) -> list[dict]:
+    """The rows of one store part.
+
+    Raises:
+        ScoreStoreError: the part is not readable Parquet, or was written by another store format
+            (the message names the file and what to do).
+    """
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException) as exc:
+        raise ScoreStoreError(f"score store part {str(path)!r} is not readable Parquet ({exc}); move it aside") from exc
+    version = metadata.get(_VERSION_KEY, b"").decode() or "1 (unversioned)"
+    if version != STORE_VERSION:
+        raise ScoreStoreError(
+            f"score store part {str(path)!r} has format version {version}, this naswot reads version "
+            f"{STORE_VERSION} (whose key also holds the image content, the network's build and the device): "
+            f"move the old store aside or pass another --store; its scores cannot be reused safely"
+        )
+    try:
+        return pq.read_table(path, schema=SCHEMA).to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise ScoreStoreError(f"score store part {str(path)!r} cannot be read: {exc}") from exc
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
@@ -120,7 +178,10 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
 
 
 class ScoreStore:
-    """Read and append scores in ``directory`` (created if missing).
+    """Read and append scores in ``directory`` (created at the first flush if missing).
+
+    Raises:
+        ScoreStoreError: a part of ``directory`` is of another store format or unreadable.
 
     ``get`` answers from memory; ``put`` buffers and writes a part every ``flush_every`` records;
     call :meth:`flush` (or use the store as a context manager) to write the rest.
@@ -130,7 +191,6 @@ class ScoreStore:
 
     def __init__(self, directory: str | Path = DEFAULT_STORE, flush_every: int = 200) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.flush_every = flush_every
         self._records: dict[ScoreKey, ScoreRecord] = {}
         self._pending: list[ScoreRecord] = []
@@ -140,7 +200,7 @@ class ScoreStore:
         """Read every part (later parts override earlier ones)."""
         parts = sorted(self.directory.glob("part-*.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.name))
         for part in parts:
-            for row in pq.read_table(part, schema=SCHEMA).to_pylist():
+            for row in read_store_part(part):
                 record = _from_row(row)
                 self._records[record.key] = record
 
@@ -171,6 +231,7 @@ class ScoreStore:
         if not self._pending:
             return
         table = pa.Table.from_pylist([r.row() for r in self._pending], schema=SCHEMA)
+        self.directory.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         write_parquet_atomic(table, self.directory / name)
         self._pending.clear()

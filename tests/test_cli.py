@@ -51,7 +51,7 @@ def test_naswot_cli_inline_and_report(tmp_path, capsys):
 
 def test_cli_errors_are_clear(tmp_path, capsys):
     assert naswot_cli.main(["--resume", str(tmp_path / "nope"), "--no-progress"]) == 2
-    assert "not a naswot run directory" in capsys.readouterr().err
+    assert "no such run directory" in capsys.readouterr().err
     assert naswot_cli.main(["--n", "0", "--executor", "inline", "--out", str(tmp_path), "--no-progress"]) == 2
     assert report.main([str(tmp_path / "nope")]) == 2
 

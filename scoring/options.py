@@ -1,0 +1,46 @@
+"""Command-line options shared by every naswot command that scores cells, defined once.
+
+``orchestrator.<algorithm>``, ``scoring.correlate``, ``scoring.sweep`` and ``scoring.bench`` add
+them with these functions, so a flag means the same thing (and has the same default) everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .data import DATASETS
+from .store import DEFAULT_STORE
+
+
+def add_space_options(parser: argparse.ArgumentParser) -> None:
+    """``--space`` and ``--benchmark``."""
+    parser.add_argument("--space", default="nb201", help="search space (see search_spaces.available_spaces())")
+    parser.add_argument(
+        "--benchmark",
+        default=None,
+        help="a benchmark file or directory of the space (NB201: a NATS-Bench tss directory; default: the embedded table)",
+    )
+
+
+def add_image_options(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--batch-size``, ``--batch-seed``, ``--init-seed`` and ``--data-dir``."""
+    parser.add_argument("--dataset", choices=list(DATASETS), default="cifar10", help="images the cells are scored on")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per scoring minibatch")
+    parser.add_argument("--batch-seed", type=int, default=0, help="which minibatch of the image pool")
+    parser.add_argument("--init-seed", type=int, default=0, help="initialisation seed of scored networks")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="cifar-10-batches-py / cifar-100-python / ImageNet16 batch directory (default: the embedded images)",
+    )
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """``--store`` and ``--no-store``."""
+    parser.add_argument("--store", default=str(DEFAULT_STORE), help="shared score store directory")
+    parser.add_argument("--no-store", action="store_true", help="score every cell afresh, cache nothing")
+
+
+def store_from_args(args: argparse.Namespace) -> str | None:
+    """The store directory the options ask for, or None with ``--no-store``."""
+    return None if args.no_store else args.store
