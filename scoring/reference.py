@@ -20,8 +20,12 @@ import torch
 from torch import nn
 
 
-def paper_naswot_score(model: nn.Module, images: torch.Tensor) -> float:
-    """The paper's recipe; returns log|det K| (``-inf`` for a singular K). Hooks are removed afterwards."""
+def paper_naswot_score(model: nn.Module, images: torch.Tensor, modules: str = "relu") -> float:
+    """The paper's recipe; returns log|det K| (``-inf`` for a singular K). Hooks are removed afterwards.
+
+    ``modules="official"`` hooks what the official code hooks: every module whose type name contains
+    "ReLU" (``nn.ReLU`` and blocks such as ``ReLUConvBN``); ``"relu"`` only ``nn.ReLU`` modules.
+    """
     device = next(model.parameters()).device
     batch = images.shape[0]
     state = {"K": np.zeros((batch, batch), dtype=np.float64)}
@@ -42,7 +46,8 @@ def paper_naswot_score(model: nn.Module, images: torch.Tensor) -> float:
     handles = []
     try:
         for module in model.modules():
-            if isinstance(module, nn.ReLU):
+            hooked = "ReLU" in type(module).__name__ if modules == "official" else isinstance(module, nn.ReLU)
+            if hooked:
                 handles.append(module.register_forward_hook(forward_hook))
                 handles.append(module.register_full_backward_hook(backward_hook))
         model.train()
