@@ -275,7 +275,7 @@ def test_every_import_the_readme_shows_works():
     lines = re.findall(r"^\s*(from (?:scoring|search_spaces|orchestrator|cluster)[\w.]* import [\w, ]+)$", text, re.M)
     assert any("from scoring import naswot_score" in line for line in lines)
     for line in lines:
-        exec(line, {})  # noqa: S102 - the README's own import lines
+        exec(line, {})  # the README's own import lines
 
 
 def test_naswot_official_reproduces_the_official_recipe(nb201):
