@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.naswot-installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,13 @@ run: setup
 	$(BIN)/python -m orchestrator.area --workers 8
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy search_spaces scoring
 	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy search_spaces scoring
 
 bench: setup
 	$(BIN)/python -m scoring.bench --cells 100

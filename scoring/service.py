@@ -130,11 +130,12 @@ class ScoringService:
                 message = f"scoring pool failed: {type(exc).__name__}: {exc}"
                 answers = [failed_record(keys[i] or self._fallback_key(*flat[i]), flat[i][0], message) for i in misses]
             for i, record in zip(misses, answers):
-                if keys[i] is not None:
-                    record = dataclasses.replace(record, key=keys[i])
+                key = keys[i]
+                if key is not None:
+                    record = dataclasses.replace(record, key=key)
+                    if self.store is not None:
+                        self.store.put(record)
                 out[i] = (record, False)
-                if self.store is not None and keys[i] is not None:
-                    self.store.put(record)
         self.cached += len(flat) - len(misses)
         self.fresh += len(misses)
         k = len(self.proxies)

@@ -7,13 +7,16 @@ build the untrained torch network of a cell. Nothing here imports torch; ``build
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn
+
+# A cell of some space: an immutable, hashable value whose type each space defines (NB201Cell,
+# NB101Cell, ...). Typed ``Any`` here so that each space can name its own cell type in its methods.
+Arch = Any
 
 
 @runtime_checkable
@@ -26,22 +29,22 @@ class SearchSpace(Protocol):
 
     name: str
 
-    def parse(self, text: str) -> Hashable:
+    def parse(self, text: str) -> Arch:
         """Return the cell that ``text`` describes; raise ``InvalidArchitectureError`` naming the fault."""
 
-    def format(self, arch: Hashable) -> str:
+    def format(self, arch: Arch) -> str:
         """Return the canonical string of ``arch`` (``parse(format(a)) == a``)."""
 
-    def sample(self, rng: np.random.Generator) -> Hashable:
+    def sample(self, rng: np.random.Generator) -> Arch:
         """Draw a cell uniformly at random from the space."""
 
-    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
         """Return a valid cell that differs from ``arch`` by one mutation; ``arch`` is not changed."""
 
-    def build(self, arch: Hashable, num_classes: int) -> torch.nn.Module:
+    def build(self, arch: Arch, num_classes: int) -> torch.nn.Module:
         """Return a freshly initialised (untrained) network for ``arch``."""
 
-    def key(self, arch: Hashable) -> str:
+    def key(self, arch: Arch) -> str:
         """A stable string identifier of ``arch``: the benchmark index (``"1234"``) where the space
         has one, else a canonical hash (isomorphic cells share it). Score stores and histories key
         cells by it."""
