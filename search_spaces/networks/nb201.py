@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArchitectureError
-
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+from ..nb201 import OPS  # the op list is defined once, by the space
 
 
 class ReLUConvBN(nn.Sequential):
