@@ -7,7 +7,13 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from scoring.options import add_image_options, add_space_options, add_store_options, store_from_args
+from scoring.options import (
+    add_image_options,
+    add_space_options,
+    add_store_options,
+    space_options_from_args,
+    store_from_args,
+)
 from search_spaces.errors import NaswotError
 
 from .experiment import ExperimentConfig, new_run_dir, prepare, resume_config, run_experiment
@@ -71,10 +77,15 @@ def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a stopped run (its config is reused)")
     p.add_argument("--repair", action="store_true", help="with --resume: move corrupt history parts aside")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from cluster.tune_run import add_tune_arguments  # --oracle tune (real training with Ray Tune)
+
+    add_tune_arguments(p)
     return p
 
 
 def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> ExperimentConfig:
+    from cluster.tune_run import tune_extra
+
     return ExperimentConfig(
         algorithm=algorithm,
         runs=args.runs,
@@ -89,6 +100,7 @@ def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> Ex
         data_dir=args.data_dir,
         store=store_from_args(args),
         space=args.space,
+        space_options=space_options_from_args(args),
         failure_cost_s=args.failure_cost,
         max_consecutive_failures=args.max_consecutive_failures,
         executor=args.executor,
@@ -100,6 +112,7 @@ def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> Ex
         task_timeout_s=args.task_timeout,
         proxy=args.proxy,
         ensemble=tuple(p.strip() for p in args.ensemble.split(",") if p.strip()),
+        extra=tune_extra(args),
         **specific,
     )
 
@@ -124,6 +137,7 @@ HARMLESS_ON_RESUME = frozenset(
 # Option dest -> ExperimentConfig field, where the names differ.
 _FIELD_OF = {
     "benchmark": "benchmark_path",
+    "stem_channels": "space_options",
     "no_store": "store",
     "failure_cost": "failure_cost_s",
     "budget": "budget_s",
@@ -196,6 +210,10 @@ def main_for(algorithm: str, description: str, add_arguments, specific_from_args
             if args.repair:
                 raise NaswotError("--repair only goes with --resume RUN_DIR")
             config = config_from_args(algorithm, args, **specific_from_args(args))
+        if config.extra.get("oracle") == "tune":  # real training: Ray Tune drives the search
+            from cluster.tune_run import main_tune
+
+            return main_tune(config, run_dir, resume=bool(args.resume), progress=not args.no_progress)
         prepared = prepare(config)
     except (NaswotError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
