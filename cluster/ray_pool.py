@@ -1,64 +1,192 @@
 """Scoring on Ray actors: W actors, each holding the space, the image batch and the scorer.
 
-Each actor is placed through Ray's resources: ``num_gpus`` (1, or a fraction to pack several
-actors on one GPU) when the cluster has GPUs, otherwise a fractional ``num_cpus`` so that e.g. 8
-workers start on 2 cores. The pool keeps up to W requests in flight (submit, wait for the next to
-finish, submit the next). An actor that dies is replaced and its request retried (up to
-``max_retries`` times, then the request is recorded as FAILED); a candidate's own exception comes
-back as a FAILED record from the actor and does not kill it.
+Resources are the user's choice (:mod:`cluster.resources`): with ``device="cuda"`` every actor asks
+Ray for ``num_gpus`` (default 1, fractions pack several actors on one GPU), so an autoscaling
+cluster launches GPU nodes for them; with ``"cpu"`` a fractional ``num_cpus`` lets 8 actors start
+on 2 cores; ``"auto"`` is cuda when GPUs are asked for or present. Actors are spread over the
+nodes (``scheduling_strategy="SPREAD"``). A cuda actor checks that torch sees the GPU Ray gave it,
+and every actor reports where it runs (node id, GPU ids) in :attr:`RayScoringPool.placements` and
+in each request's worker string (``ray-actor-<slot>.<generation>@<node id[:8]>/gpu<ids>`` or
+``.../cpu``; :attr:`RayScoringPool.last_workers`).
+
+The pool keeps up to W requests in flight (submit, wait for the next to finish, submit the next).
+
+Timeouts and faults:
+
+* Start-up waits at most ``startup_timeout_s`` (default: short for a private local Ray, minutes
+  for an existing cluster) for all W actors, then kills what it started and raises
+  :class:`ActorStartupError` naming what was asked for (``W x {CPU: c, GPU: g}``) and what the
+  cluster offers. An actor that fails in its constructor (e.g. no GPU visible to torch) raises
+  the same error with the actor's message.
+* A request that runs past ``task_timeout_s`` has its actor killed (``ray.kill``; Ray refuses
+  ``ray.cancel(force=True)`` for actor tasks) and replaced; the request is retried.
+* A request whose actor dies (killed, its node removed) is retried on a replacement actor.
+* After ``max_retries`` retries the request is recorded FAILED with the reason; a candidate's own
+  exception is a FAILED record from the actor and does not kill it.
+* A replacement that cannot start within ``startup_timeout_s`` is given up: the pool goes on
+  with fewer actors, and raises :class:`PoolExhaustedError` only when none is left.
+
+Authentication: Ray's token authentication stays on. A private local Ray generates its token
+(``~/.ray/auth_token``); to join a cluster with ``address``, this process needs that cluster's
+token (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``, e.g. from ``ray get-auth-token`` on its head).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scoring.scorer import CellScorer, ScorerConfig
-from scoring.status import Status
+from scoring.service import failed_record
 from scoring.store import ScoreRecord
+from search_spaces.errors import NaswotError
+
+from .resources import (
+    DEFAULT_TASK_TIMEOUT_S,
+    ActorResources,
+    ResourceRequestError,
+    default_startup_timeout,
+    resolve_resources,
+)
+
+# Where a record was scored ("ray-actor-0.1@1a2b3c4d/gpu0") travels in ScoreRecord.worker where the
+# record has that field (then the driver can put it in the history's worker column).
+_RECORD_HAS_WORKER = "worker" in {f.name for f in dataclasses.fields(ScoreRecord)}
+
+
+class RayConnectionError(NaswotError, ConnectionError):
+    """Ray could not be started or joined (no cluster at the address, or an authentication failure)."""
+
+
+class ActorStartupError(NaswotError, TimeoutError):
+    """The scoring actors did not all start: not enough resources within the timeout, or they failed."""
+
+
+class GPUNotVisibleError(NaswotError, RuntimeError):
+    """Ray gave an actor a GPU, but torch in that actor sees no CUDA device."""
+
+
+class PoolExhaustedError(NaswotError, RuntimeError):
+    """Every scoring actor was lost and none could be replaced within the start-up timeout."""
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None):
-    """Connect to ``address`` (an existing cluster, e.g. after ``ray up``) or start a local Ray."""
+    """The ``ray`` module, initialised: joined to ``address`` or a private local instance.
+
+    Does nothing when Ray is already initialised in this process. Token authentication is left as
+    Ray sets it: on for a new local instance (Ray generates the token); with ``address``, Ray reads
+    the cluster's token from ``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` / ``~/.ray/auth_token``.
+    Sets ``RAY_ENABLE_UV_RUN_RUNTIME_ENV=0`` in ``os.environ`` if unset (mutates the environment).
+
+    Raises:
+        RayConnectionError: no cluster at ``address``, or its token is missing or wrong.
+    """
     import ray
+    from ray.exceptions import AuthenticationError
 
     if ray.is_initialized():
         return ray
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    if address is None:
-        # a private local instance: no token round-trips needed on one machine
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    else:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        if address is None:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except AuthenticationError as exc:
+        raise RayConnectionError(
+            f"Ray cluster at {address!r} refused this process's token: copy the cluster's token "
+            f"(`ray get-auth-token` on its head node) into RAY_AUTH_TOKEN or ~/.ray/auth_token ({exc.message})"
+        ) from exc
+    except ConnectionError as exc:
+        raise RayConnectionError(f"cannot connect to a Ray cluster at {address!r}: {exc}") from exc
     return ray
 
 
+def check_gpu_visible(gpu_ids: Sequence[str]) -> None:
+    """Raise :class:`GPUNotVisibleError` unless torch sees at least ``len(gpu_ids)`` CUDA devices."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0 or count < len(gpu_ids):
+        raise GPUNotVisibleError(
+            f"Ray gave this actor GPU(s) {list(gpu_ids)} (CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}) but torch {torch.__version__} sees {count} CUDA "
+            f"device(s) (built with CUDA {torch.version.cuda}): install a CUDA build of torch on the GPU nodes"
+        )
+
+
 class _ScoringActorImpl:
-    """The actor body: loads everything once, then scores on request."""
+    """The actor body: finds out where it runs, loads everything once, then scores on request."""
 
-    def __init__(self, config: ScorerConfig, name: str) -> None:
+    def __init__(self, config: ScorerConfig, name: str, compute_device: str | None = None) -> None:
+        import ray
+
         self.name = name
-        self.scorer = CellScorer(config)
+        self.node_id = ray.get_runtime_context().get_node_id()
+        self.gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+        if config.device == "cuda" and compute_device is None:
+            check_gpu_visible(self.gpu_ids)
+        self.scorer = CellScorer(dataclasses.replace(config, device=compute_device or config.device))
+        where = f"gpu{','.join(self.gpu_ids)}" if self.gpu_ids else "cpu"
+        self.worker = f"{name}@{self.node_id[:8]}/{where}"
 
-    def ready(self) -> str:
-        return self.name
+    def ready(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "worker": self.worker,
+            "node_id": self.node_id,
+            "gpu_ids": list(self.gpu_ids),
+            "device": str(self.scorer.device),
+            "hardware": self.scorer.hardware,
+            "pid": os.getpid(),
+        }
 
-    def score(self, arch: str, init_seed: int, proxy: str | None = None) -> ScoreRecord:
-        return self.scorer.score(arch, init_seed, proxy)
+    def score(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
+        record = self.scorer.score(arch, init_seed, proxy)
+        if _RECORD_HAS_WORKER:
+            record = dataclasses.replace(record, worker=self.worker)  # type: ignore[call-arg]
+        return record, self.worker
+
+
+def _format_resources(resources: Mapping[str, float]) -> str:
+    return f"{{CPU: {float(resources.get('CPU', 0.0)):g}, GPU: {float(resources.get('GPU', 0.0)):g}}}"
 
 
 class RayScoringPool:
     """A pool of W scoring actors; see the module docstring.
 
     Args:
+        config: what every actor scores (its ``device`` is replaced by the resolved one).
         workers: number of actors W.
-        gpus_per_worker: GPUs per actor; default 1 when the cluster has GPUs, else 0.
-        cpus_per_worker: CPUs per actor; default ``cluster CPUs / W`` (at most 1) on CPU-only
-            clusters, 1 when actors hold GPUs.
-        max_retries: how often a request whose actor died is retried on a fresh actor.
+        address: an existing Ray cluster (``"auto"``, ``"host:6379"``, ``"ray://..."``); None starts
+            (or re-uses) a local Ray in this process.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (:func:`cluster.resources.resolve_resources`).
+        gpus_per_worker: GPUs per actor (cuda default 1; fractions pack actors on one GPU).
+        cpus_per_worker: CPUs per actor (cuda default 1; cpu default the cluster's CPUs / W, at most 1).
+        max_retries: how often a request whose actor died or timed out is retried on a fresh actor.
+        startup_timeout_s: the longest wait for the W actors (and for each replacement);
+            default :func:`cluster.resources.default_startup_timeout`.
+        task_timeout_s: the longest one request may run; None waits for ever.
+        compute_device: TEST ONLY. Run torch on this device (only ``"cpu"``) while asking Ray for the
+            resources of ``device``; skips the check that torch sees the GPU. Lets tests place actors
+            on the logical GPUs of a ``ray.cluster_utils.Cluster`` on a machine without one.
+
+    Raises:
+        ResourceRequestError / UnknownNameError: invalid arguments (before Ray is touched).
+        RayConnectionError: Ray cannot be joined.
+        ActorStartupError: the W actors did not start within the timeout, or failed to start.
+
+    Attributes:
+        resources: the :class:`~cluster.resources.ActorResources` each actor asked for.
+        placements: per slot, what its actor reported (``worker``, ``node_id``, ``gpu_ids``,
+            ``device``, ``hardware``, ``pid``); None for a slot that was given up.
+        last_workers: the worker string of each request of the last :meth:`score_many` ("" if none).
+        completed, restarts, timeouts, lost: requests answered; actors replaced; requests that
+            timed out; slots given up.
     """
 
     def __init__(
@@ -67,86 +195,237 @@ class RayScoringPool:
         workers: int = 1,
         *,
         address: str | None = None,
+        device: str = "auto",
         gpus_per_worker: float | None = None,
         cpus_per_worker: float | None = None,
         max_retries: int = 2,
+        startup_timeout_s: float | None = None,
+        task_timeout_s: float | None = DEFAULT_TASK_TIMEOUT_S,
+        compute_device: str | None = None,
     ) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise ResourceRequestError(f"workers must be at least 1, got {workers}")
+        if max_retries < 0:
+            raise ResourceRequestError(f"max_retries must be at least 0, got {max_retries}")
+        for name, value in (("startup_timeout_s", startup_timeout_s), ("task_timeout_s", task_timeout_s)):
+            if value is not None and not value > 0:
+                raise ResourceRequestError(f"{name} must be positive, got {value}")
+        if compute_device not in (None, "cpu"):
+            raise ResourceRequestError(f"compute_device may only be 'cpu' (a test override), got {compute_device!r}")
+        # validate the choice before Ray starts (auto and the CPU share are resolved again below)
+        resolve_resources(device, workers, {}, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker)
         self.ray = ensure_ray(address)
-        resources = self.ray.cluster_resources()
-        total_gpus = float(resources.get("GPU", 0.0))
-        total_cpus = float(resources.get("CPU", 1.0))
-        if gpus_per_worker is None:
-            gpus_per_worker = 1.0 if total_gpus >= 1 else (total_gpus if total_gpus > 0 else 0.0)
-        if cpus_per_worker is None:
-            cpus_per_worker = 1.0 if gpus_per_worker > 0 else min(1.0, round(total_cpus / workers, 4))
-        device = "cuda" if gpus_per_worker > 0 else "cpu"
-        self.config = ScorerConfig(**{**config.__dict__, "device": device})
-        self.gpus_per_worker, self.cpus_per_worker = gpus_per_worker, cpus_per_worker
+        self.address = address
+        self.resources: ActorResources = resolve_resources(
+            device,
+            workers,
+            self.ray.cluster_resources(),
+            gpus_per_worker=gpus_per_worker,
+            cpus_per_worker=cpus_per_worker,
+        )
+        self.config = dataclasses.replace(config, device=self.resources.device)
+        self.compute_device = compute_device
         self.max_retries = max_retries
-        self._actor_cls = self.ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)(_ScoringActorImpl)
+        self.startup_timeout_s = float(startup_timeout_s or default_startup_timeout(address))
+        self.task_timeout_s = task_timeout_s
+        self._actor_cls = self.ray.remote(
+            num_cpus=self.resources.num_cpus,
+            num_gpus=self.resources.num_gpus,
+            max_restarts=0,
+            scheduling_strategy="SPREAD",
+        )(_ScoringActorImpl)
         self._generation = 0
-        self.actors = [self._new_actor(i) for i in range(workers)]
-        self.ray.get([a.ready.remote() for a in self.actors])
-        self.restarts = 0
+        self.actors: list[Any] = []
+        self.placements: list[dict[str, Any] | None] = [None] * workers
+        self._starting: dict[Any, tuple[int, float]] = {}  # ready ref -> (slot, deadline)
+        self._start_failures = [0] * workers
+        self.last_workers: list[str] = []
+        self.completed = self.restarts = self.timeouts = self.lost = 0
+        self._start_all(workers)
 
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def workers(self) -> int:
+        """Actors in service (started or starting)."""
+        return sum(a is not None for a in self.actors)
+
+    @property
+    def gpus_per_worker(self) -> float:
+        return self.resources.num_gpus
+
+    @property
+    def cpus_per_worker(self) -> float:
+        return self.resources.num_cpus
+
+    @property
+    def hardware(self) -> str:
+        """The hardware every actor scores on (``scoring.hardware.describe_device``), "" if mixed or unknown."""
+        kinds = {p["hardware"] for p in self.placements if p is not None}
+        return kinds.pop() if len(kinds) == 1 else ""
+
+    # -- actors ----------------------------------------------------------------------------
     def _new_actor(self, slot: int):
         self._generation += 1
-        return self._actor_cls.remote(self.config, f"ray-actor-{slot}.{self._generation}")
+        return self._actor_cls.remote(self.config, f"ray-actor-{slot}.{self._generation}", self.compute_device)
+
+    def _offer(self) -> str:
+        try:
+            nodes = sum(1 for n in self.ray.nodes() if n.get("Alive"))
+            return (
+                f"the cluster offers {_format_resources(self.ray.cluster_resources())} on {nodes} node(s), "
+                f"{_format_resources(self.ray.available_resources())} free now"
+            )
+        except Exception as exc:  # noqa: BLE001 - only for an error message; never mask the real error
+            return f"(cluster resources unavailable: {type(exc).__name__})"
+
+    def _start_all(self, workers: int) -> None:
+        from ray.exceptions import RayError
+
+        self.actors = [self._new_actor(slot) for slot in range(workers)]
+        refs = {actor.ready.remote(): slot for slot, actor in enumerate(self.actors)}
+        start = time.perf_counter()
+        ready, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=self.startup_timeout_s)
+        asked = f"asked for {self.resources.describe(workers)} ({self.resources.device})"
+        errors = []
+        for ref in ready:
+            try:
+                self.placements[refs[ref]] = self.ray.get(ref)
+            except RayError as exc:
+                errors.append(exc)
+        if errors or len(ready) < len(refs):
+            offer = self._offer()
+            self.close()
+            if errors:
+                raise ActorStartupError(
+                    f"{len(errors)} of {workers} scoring actors failed to start ({asked}; {offer}): {errors[0]}"
+                )
+            raise ActorStartupError(
+                f"only {len(ready)} of {workers} scoring actors started within {time.perf_counter() - start:.0f} s: "
+                f"{asked}; {offer}. Ask for less (--workers, --gpus-per-worker, --cpus-per-worker, --device cpu), "
+                f"add nodes, or allow longer (--startup-timeout)"
+            )
+
+    def _kill(self, actor) -> None:
+        try:
+            self.ray.kill(actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - already gone; ray raises several types here
+            pass
 
     def _replace(self, slot: int) -> None:
-        try:
-            self.ray.kill(self.actors[slot])
-        except Exception:  # already gone  # noqa: BLE001 - ray raises several types here
-            pass
+        """Kill the slot's actor and start another; it serves once its ``ready`` answers."""
+        self._kill(self.actors[slot])
         self.actors[slot] = self._new_actor(slot)
+        self.placements[slot] = None
+        self._starting[self.actors[slot].ready.remote()] = (slot, time.perf_counter() + self.startup_timeout_s)
         self.restarts += 1
 
+    def _give_up(self, slot: int) -> None:
+        self._kill(self.actors[slot])
+        self.actors[slot] = None
+        self.placements[slot] = None
+        self.lost += 1
+
+    # -- scoring ---------------------------------------------------------------------------
     def score_many(self, requests: Sequence[tuple]) -> list[ScoreRecord]:
-        """Score every request ``(arch, init_seed[, proxy])``, W in flight; results in request order."""
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+        """Score every request ``(arch, init_seed[, proxy])``, W in flight; records in request order.
+
+        Never raises for a candidate's fault (FAILED records). Mutates the pool: dead or timed-out
+        actors are replaced, ``last_workers`` and the counters are updated.
+
+        Raises:
+            PoolExhaustedError: requests remain and no actor is left to score them.
+        """
+        from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
         pending = deque(range(len(requests)))
         results: list[ScoreRecord | None] = [None] * len(requests)
+        workers = [""] * len(requests)
         attempts = [0] * len(requests)
-        idle = deque(range(len(self.actors)))
-        in_flight: dict = {}
+        starting_slots = {slot for slot, _ in self._starting.values()}
+        idle = deque(s for s, a in enumerate(self.actors) if a is not None and s not in starting_slots)
+        in_flight: dict[Any, tuple[int, int, float, float]] = {}  # ref -> (request, slot, started, deadline)
+
+        def retry_or_fail(i: int, started: float, reason: str) -> None:
+            attempts[i] += 1
+            if attempts[i] > self.max_retries:
+                arch, seed, *proxy = requests[i]
+                results[i] = failed_record(
+                    self.config.key("?", seed, *proxy),
+                    arch,
+                    f"{reason} ({attempts[i]} attempts)",
+                    time.perf_counter() - started,
+                    self.config.device,
+                )
+                self.completed += 1
+            else:
+                pending.appendleft(i)
+
         while pending or in_flight:
             while pending and idle:
                 i, slot = pending.popleft(), idle.popleft()
                 arch, seed, *proxy = requests[i]
-                in_flight[self.actors[slot].score.remote(arch, int(seed), *proxy)] = (i, slot, time.perf_counter())
-            ready, _ = self.ray.wait(list(in_flight), num_returns=1)
+                now = time.perf_counter()
+                deadline = now + self.task_timeout_s if self.task_timeout_s else float("inf")
+                in_flight[self.actors[slot].score.remote(arch, int(seed), *proxy)] = (i, slot, now, deadline)
+            if not in_flight and not self._starting:
+                raise PoolExhaustedError(
+                    f"{len(pending)} scoring requests left and no actor: all {len(self.actors)} were lost and none "
+                    f"could be replaced within {self.startup_timeout_s:g} s (each asks for "
+                    f"{self.resources.describe(1)}); {self._offer()}"
+                )
+            deadlines = [d for *_, d in in_flight.values()] + [d for _, d in self._starting.values()]
+            wait = max(0.0, min(deadlines) - time.perf_counter()) if deadlines else None
+            if wait is not None and wait == float("inf"):
+                wait = None
+            ready, _ = self.ray.wait(list(in_flight) + list(self._starting), num_returns=1, timeout=wait)
             for ref in ready:
-                i, slot, started = in_flight.pop(ref)
+                if ref in self._starting:
+                    slot, _deadline = self._starting.pop(ref)
+                    try:
+                        self.placements[slot] = self.ray.get(ref)
+                    except RayError:
+                        self._start_failures[slot] += 1
+                        if self._start_failures[slot] > self.max_retries:
+                            self._give_up(slot)
+                        else:
+                            self._replace(slot)
+                        continue
+                    self._start_failures[slot] = 0
+                    idle.append(slot)
+                    continue
+                i, slot, started, _deadline = in_flight.pop(ref)
                 try:
-                    results[i] = self.ray.get(ref)
-                except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
+                    results[i], workers[i] = self.ray.get(ref)
+                except (RayActorError, ActorUnavailableError) as exc:
                     self._replace(slot)
-                    attempts[i] += 1
-                    if attempts[i] > self.max_retries:
-                        arch, seed, *proxy = requests[i]
-                        results[i] = ScoreRecord(
-                            self.config.key(-1, seed, *proxy),
-                            arch,
-                            float("nan"),
-                            0.0,
-                            time.perf_counter() - started,
-                            Status.FAILED,
-                            f"scoring actor died {attempts[i]} times: {type(exc).__name__}: {exc}",
-                            self.config.device,
-                            time.time(),
-                        )
-                    else:
-                        pending.appendleft(i)
+                    retry_or_fail(i, started, f"scoring actor died: {type(exc).__name__}: {exc}")
+                    continue
+                self.completed += 1
                 idle.append(slot)
+            now = time.perf_counter()
+            for ref, (i, slot, started, deadline) in list(in_flight.items()):
+                if deadline <= now:
+                    del in_flight[ref]
+                    self.timeouts += 1
+                    self._replace(slot)
+                    retry_or_fail(i, started, f"scoring request timed out after {self.task_timeout_s:g} s")
+            for ref, (slot, deadline) in list(self._starting.items()):
+                if deadline <= now:
+                    del self._starting[ref]
+                    self._give_up(slot)
+        self.last_workers = workers
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Kill every actor (idempotent)."""
         for actor in self.actors:
-            try:
-                self.ray.kill(actor)
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                pass
+            if actor is not None:
+                self._kill(actor)
         self.actors = []
+        self._starting.clear()
+
+    def __enter__(self) -> RayScoringPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

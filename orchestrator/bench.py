@@ -2,10 +2,14 @@
 
     python -m orchestrator.bench driver                 # driver overhead per evaluation (lookup oracle)
     python -m orchestrator.bench scoring --workers 1 2 4 8 --cells 32
+    python -m orchestrator.bench scoring --workers 1 2 4 8 --local-cluster 2 --node-cpus 1   # multi-node, here
 
 ``driver`` runs REA with the embedded table on simulated time (no history written, then with the
 history) and prints the real time per evaluation and for 500 runs of 12,000 simulated seconds.
-``scoring`` scores the same random cells with W Ray actors (no score store) and prints archs/s.
+``scoring`` scores the same random cells with W Ray actors (no score store) and prints cells/s per
+W, on a private local Ray, a cluster (``--address``) or a multi-node Ray started on this machine
+(``--local-cluster N``; ``--node-gpus`` gives its nodes logical GPUs, then actors ask for GPUs
+but compute on the CPU).
 """
 
 from __future__ import annotations
@@ -58,29 +62,79 @@ def bench_driver(runs: int, budget: float) -> None:
     )
 
 
-def bench_scoring(workers: list[int], cells: int, batch: int) -> None:
+def bench_scoring(
+    workers: list[int],
+    cells: int,
+    batch: int,
+    *,
+    address: str | None = None,
+    local_cluster: int = 0,
+    node_cpus: float = 1.0,
+    node_gpus: float = 0.0,
+    device: str = "auto",
+    gpus_per_worker: float | None = None,
+    cpus_per_worker: float | None = None,
+) -> None:
+    """Print archs/s of W Ray scoring actors for each W in ``workers`` (no score store).
+
+    With ``local_cluster=N`` a multi-node Ray (``cluster.local_cluster``) of N worker nodes with
+    ``node_cpus`` CPUs and ``node_gpus`` logical GPUs each is started and joined; its GPUs are not
+    real, so actors that ask for them compute on the CPU (and say so). ``address`` joins a cluster.
+    """
+    import ray
+
     from cluster.ray_pool import RayScoringPool, ensure_ray
 
-    ray = ensure_ray()
-    space = get_space("nb201")
-    rng = np.random.default_rng(0)
-    archs = [space.format(space.sample(rng)) for _ in range(cells)]
-    print(
-        f"NASWOT scoring throughput, {cells} random NB201 cells, batch {batch}, "
-        f"cluster {ray.cluster_resources().get('CPU', 0):.0f} CPU / {ray.cluster_resources().get('GPU', 0):.0f} GPU"
-    )
-    for w in workers:
-        pool = RayScoringPool(ScorerConfig(batch_size=batch), workers=w)
-        pool.score_many([(archs[0], 0)] * w)  # warm every actor
-        start = time.perf_counter()
-        records = pool.score_many([(a, 0) for a in archs])
-        elapsed = time.perf_counter() - start
-        pool.close()
-        busy = sum(r.build_s + r.score_s for r in records)
-        print(
-            f"  {w} worker(s) ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU each, {pool.config.device}): "
-            f"{cells / elapsed:6.2f} archs/s   ({elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell in the actor)"
+    local = None
+    if local_cluster:
+        from cluster.local_cluster import start_local_cluster
+
+        local = start_local_cluster(local_cluster, cpus_per_node=node_cpus, gpus_per_node=node_gpus)
+        address = local.address
+    try:
+        ensure_ray(address)
+        space = get_space("nb201")
+        rng = np.random.default_rng(0)
+        archs = [space.format(space.sample(rng)) for _ in range(cells)]
+        resources = ray.cluster_resources()
+        where = (
+            f"{local_cluster} local worker nodes ({node_cpus:g} CPU, {node_gpus:g} logical GPU each)" if local else ""
         )
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        print(
+            f"NASWOT scoring throughput, {cells} random NB201 cells, batch {batch}, "
+            f"cluster {resources.get('CPU', 0):g} CPU / {resources.get('GPU', 0):g} GPU on {nodes} node(s)"
+            + (f": {where}" if where else "")
+        )
+        for w in workers:
+            pool = RayScoringPool(
+                ScorerConfig(batch_size=batch),
+                workers=w,
+                address=address,
+                device=device,
+                gpus_per_worker=gpus_per_worker,
+                cpus_per_worker=cpus_per_worker,
+                compute_device="cpu" if local is not None and node_gpus > 0 else None,
+            )
+            try:
+                pool.score_many([(archs[0], 0)] * w)  # warm every actor
+                start = time.perf_counter()
+                records = pool.score_many([(a, 0) for a in archs])
+                elapsed = time.perf_counter() - start
+                used = len({p["node_id"] for p in pool.placements if p is not None})
+                computes = {p["device"] for p in pool.placements if p is not None}
+            finally:
+                pool.close()
+            busy = sum(r.build_s + r.score_s for r in records)
+            print(
+                f"  W={w}: {cells / elapsed:6.2f} cells/s   ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU "
+                f"per actor, asks {pool.config.device}, computes on {'/'.join(sorted(computes))}, {used} node(s); "
+                f"{elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell in the actor)"
+            )
+    finally:
+        if local is not None:
+            ray.shutdown()
+            local.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,11 +147,35 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     s.add_argument("--cells", type=int, default=32)
     s.add_argument("--batch", type=int, default=128)
+    s.add_argument("--address", default=None, help="an existing Ray cluster (default: a private local Ray)")
+    s.add_argument(
+        "--local-cluster", type=int, default=0, metavar="N", help="start a multi-node Ray of N worker nodes here"
+    )
+    s.add_argument("--node-cpus", type=float, default=1.0, help="with --local-cluster: CPUs per worker node")
+    s.add_argument(
+        "--node-gpus", type=float, default=0.0, help="with --local-cluster: logical GPUs per node (computed on CPU)"
+    )
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    s.add_argument("--gpus-per-worker", type=float, default=None)
+    s.add_argument("--cpus-per-worker", type=float, default=None)
     args = parser.parse_args(argv)
     if args.what == "driver":
         bench_driver(args.runs, args.budget)
     else:
-        bench_scoring(args.workers, args.cells, args.batch)
+        if args.local_cluster and args.address:
+            parser.error("--local-cluster and --address exclude each other")
+        bench_scoring(
+            args.workers,
+            args.cells,
+            args.batch,
+            address=args.address,
+            local_cluster=args.local_cluster,
+            node_cpus=args.node_cpus,
+            node_gpus=args.node_gpus,
+            device=args.device,
+            gpus_per_worker=args.gpus_per_worker,
+            cpus_per_worker=args.cpus_per_worker,
+        )
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ import numpy as np
 
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE, ScoreStore
-from search_spaces import UnknownNameError, get_space
-from search_spaces.benchmarks import open_nb201_benchmark
+from search_spaces import UnknownNameError, get_space, open_benchmark
 from search_spaces.errors import NaswotError
 
 from .driver import RunOutcome, SimulatedDriver
 from .history import CONFIG_FILE, HistoryWriter, load_history, read_config, write_json_atomic
-from .oracles import LookupOracle
+from .oracles import LookupOracle, NoBenchmarkOracle, open_oracle
 from .scoring_service import InlinePool, ScoringService
 from .searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution
 
@@ -209,8 +208,9 @@ class Prepared:
     """Everything a run opens, checked before anything is created or started (see :func:`prepare`)."""
 
     space: Any
-    oracle: LookupOracle
+    oracle: LookupOracle | NoBenchmarkOracle
     store: ScoreStore | None
+    benchmark: Any = None  # the space's Benchmark, or None (score-only)
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -222,8 +222,16 @@ def prepare(config: ExperimentConfig) -> Prepared:
             one line saying what is wrong. Nothing is created on disk and Ray is not started.
     """
     space = get_space(config.space, **dict(config.space_options))
-    benchmark = open_nb201_benchmark(config.benchmark_path, space)
-    oracle = LookupOracle(space, benchmark, config.fitness)
+    benchmark = open_benchmark(space, config.benchmark_path)
+    default_fitness = ExperimentConfig.__dataclass_fields__["fitness"].default
+    space, oracle, note = open_oracle(
+        space,
+        benchmark,
+        needs_full=config.algorithm in NEEDS_BUDGET,
+        fitness=None if tuple(config.fitness) == tuple(default_fitness) else config.fitness,
+    )
+    if note:
+        print(note, file=sys.stderr)
     store = None
     if config.algorithm in NEEDS_SCORES:
         scorer = config.scorer_config()
@@ -231,7 +239,23 @@ def prepare(config: ExperimentConfig) -> Prepared:
             scorer.images_hash(proxy)  # reads the images now: a bad --data-dir fails here
         if config.store:
             store = ScoreStore(config.store)
-    return Prepared(space, oracle, store)
+    return Prepared(space, oracle, store, benchmark)
+
+
+def benchmark_record(benchmark) -> dict:
+    """The benchmark part of ``config.json``: its name, metric specs (the history's metric columns),
+    fitness and cost; ``{"name": None, ...}`` for a score-only run."""
+    if benchmark is None:
+        return {"name": None, "metrics": [], "fitness": None, "cost": None, "sample_cells": None}
+    cells = benchmark.cells()
+    return {
+        "name": benchmark.name,
+        "space": benchmark.space_name,
+        "metrics": [dataclasses.asdict(m) for m in benchmark.metrics],
+        "fitness": benchmark.default_fitness,
+        "cost": benchmark.cost_name,
+        "sample_cells": None if cells is None else len(cells),
+    }
 
 
 def _config_record(config: ExperimentConfig, run_dir: Path) -> dict:
@@ -288,7 +312,10 @@ def run_experiment(
         record_resume(run_dir, argv)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(_config_record(config, run_dir), run_dir / CONFIG_FILE)
+        record = _config_record(config, run_dir)
+        record["benchmark"] = benchmark_record(prepared.benchmark)
+        record["benchmark"]["fitness"] = prepared.oracle.fitness_name or None
+        write_json_atomic(record, run_dir / CONFIG_FILE)
     store = prepared.store
     own_pool = pool is None and config.algorithm in NEEDS_SCORES
     if own_pool:
@@ -301,7 +328,7 @@ def run_experiment(
 
         bar = tqdm(total=config.runs, desc=f"{config.algorithm} runs", unit="run", file=sys.stderr)
     try:
-        with HistoryWriter(run_dir) as writer:
+        with HistoryWriter(run_dir, metric_names=prepared.oracle.metric_names) as writer:
             for r in range(config.runs):
                 seed = config.seed + r
                 rng = np.random.default_rng(np.random.SeedSequence(seed))

@@ -86,3 +86,119 @@ def test_requests_may_name_another_proxy(pool, archs, nb201):
     records = pool.score_many([(archs[0], 0, "params"), (archs[0], 0)])
     assert records[0].key.proxy == "params" and records[1].key.proxy == "naswot"
     assert records[0].score == sum(p.numel() for p in nb201.build(nb201.parse(archs[0]), 10).parameters())
+
+
+# -- resources, timeouts, placement ------------------------------------------------------------
+
+
+def test_resources_are_the_users_choice():
+    from cluster.resources import ResourceRequestError, resolve_resources
+    from search_spaces.errors import UnknownNameError
+
+    no_gpu, gpus = {"CPU": 2.0}, {"CPU": 8.0, "GPU": 4.0}
+    assert resolve_resources("auto", 8, no_gpu) == resolve_resources("cpu", 8, no_gpu)
+    assert resolve_resources("cpu", 8, no_gpu).num_cpus == 0.25 and resolve_resources("cpu", 1, gpus).num_cpus == 1
+    cuda = resolve_resources("auto", 8, gpus)
+    assert (cuda.device, cuda.num_gpus, cuda.num_cpus) == ("cuda", 1.0, 1.0)
+    # cuda never depends on what an autoscaling cluster has now (its GPU nodes may not exist yet)
+    assert resolve_resources("cuda", 8, {"CPU": 4.0}) == cuda
+    assert resolve_resources("auto", 2, no_gpu, gpus_per_worker=0.5).num_gpus == 0.5
+    assert resolve_resources("cuda", 2, no_gpu).describe(2) == "2 x {CPU: 1, GPU: 1}"
+    for bad in (
+        {"device": "cpu", "gpus_per_worker": 1.0},
+        {"device": "cuda", "gpus_per_worker": 0.0},
+        {"device": "cuda", "gpus_per_worker": 1.5},
+        {"device": "cpu", "cpus_per_worker": -1.0},
+    ):
+        with pytest.raises(ResourceRequestError):
+            resolve_resources(bad.pop("device"), 2, no_gpu, **bad)
+    with pytest.raises(UnknownNameError, match="device"):
+        resolve_resources("tpu", 2, no_gpu)
+
+
+def test_workers_are_actors_and_the_clock_has_one_worker():
+    from orchestrator.cli import build_parser, config_from_args
+
+    args = build_parser("area", "").parse_args(["--workers", "8"])
+    config = config_from_args("area", args, budget_s=12000.0)
+    assert (config.workers, config.sim_workers, config.device) == (8, 1, "auto")
+    args = build_parser("area", "").parse_args(["--workers", "2", "--sim-workers", "4", "--device", "cuda"])
+    config = config_from_args("area", args, budget_s=12000.0)
+    assert (config.workers, config.sim_workers, config.device) == (2, 4, "cuda")
+    with pytest.raises(ValueError, match="gpus-per-worker"):
+        ExperimentConfig(algorithm="naswot", device="cpu", gpus_per_worker=1.0)
+
+
+def test_placements_say_where_each_actor_runs(pool, archs, ray_session):
+    node = ray_session.get_runtime_context().get_node_id()
+    assert [p["node_id"] for p in pool.placements] == [node, node]
+    assert all(p["gpu_ids"] == [] and p["device"] == "cpu" for p in pool.placements)
+    assert pool.hardware.startswith("cpu:")
+    pool.score_many([(a, 0) for a in archs])
+    assert set(pool.last_workers) <= {p["worker"] for p in pool.placements}
+    assert all(w.endswith(f"@{node[:8]}/cpu") for w in pool.last_workers)
+
+
+@pytest.mark.timeout(60)
+def test_impossible_resources_fail_within_the_timeout_naming_them(ray_session):
+    import time
+
+    from cluster.ray_pool import ActorStartupError, RayScoringPool
+
+    start = time.perf_counter()
+    with pytest.raises(ActorStartupError) as info:
+        RayScoringPool(CONFIG, workers=2, device="cuda", cpus_per_worker=0.25, startup_timeout_s=2.0)
+    assert time.perf_counter() - start < 15
+    message = str(info.value)
+    assert "2 x {CPU: 0.25, GPU: 1}" in message and "GPU: 0" in message and "--startup-timeout" in message
+
+
+@pytest.mark.timeout(90)
+def test_a_request_past_the_task_timeout_is_retried_then_failed_and_actors_replaced(ray_session, archs):
+    from cluster.ray_pool import RayScoringPool
+
+    with RayScoringPool(CONFIG, workers=1, cpus_per_worker=0.25, max_retries=1, task_timeout_s=0.001) as slow:
+        first = slow.placements[0]["worker"]
+        records = slow.score_many([(archs[0], 0)])
+        assert records[0].status is Status.FAILED and "timed out after 0.001 s (2 attempts)" in records[0].error
+        assert (slow.timeouts, slow.restarts) == (2, 2)
+        slow.task_timeout_s = 120.0  # the replacement actor works
+        records = slow.score_many([(archs[0], 0)])
+        assert records[0].status is Status.OK
+        assert slow.placements[0]["worker"] != first and slow.last_workers == [slow.placements[0]["worker"]]
+
+
+class _Params:
+    """Asks a pool for the cheap, exact ``params`` proxy (the pool fixture's own proxy is naswot)."""
+
+    def __init__(self, pool) -> None:
+        self.pool, self.hardware = pool, pool.hardware
+
+    def score_many(self, requests):
+        return self.pool.score_many([(arch, seed, "params") for arch, seed in requests])
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.timeout(120)
+def test_the_answer_does_not_depend_on_the_number_of_actors(pool, tmp_path, ray_session):
+    """Same seed, same history: inline scoring vs 1 and 2 Ray actors, one simulated worker."""
+    from cluster.ray_pool import RayScoringPool
+    from orchestrator.scoring_service import InlinePool
+
+    config = ExperimentConfig(
+        algorithm="area", m=12, budget_s=6000.0, runs=2, batch_size=16, store=None, proxy="params", workers=2
+    )
+    frames = {}
+    with RayScoringPool(CONFIG, workers=1, cpus_per_worker=0.25) as one:
+        pools = {"inline": InlinePool(config.scorer_config()), "ray1": _Params(one), "ray2": _Params(pool)}
+        for name, scorer_pool in pools.items():
+            run_experiment(config, tmp_path / name, pool=scorer_pool, progress=False)
+            frames[name] = load_history(tmp_path / name).sort_values(["seed", "tell_order"]).reset_index(drop=True)
+        assert one.completed == 2 * 12
+    timing = ["run_id", "wall_s", "worker", "score_s", "cost_s", "sim_start_s", "sim_end_s"]
+    base = frames["inline"].drop(columns=timing)
+    assert (base.kind == "score").sum() == 2 * 12 and (base.kind == "evaluate").sum() > 2 * 10
+    for name in ("ray1", "ray2"):
+        assert frames[name].drop(columns=timing).equals(base), name
