@@ -53,9 +53,8 @@ from .resources import (
     resolve_resources,
 )
 
-# Where a record was scored ("ray-actor-0.1@1a2b3c4d/gpu0") travels in ScoreRecord.worker where the
-# record has that field (then the driver can put it in the history's worker column).
-_RECORD_HAS_WORKER = "worker" in {f.name for f in dataclasses.fields(ScoreRecord)}
+# Where a record was scored ("ray-actor-0.1@1a2b3c4d/gpu0") travels in ScoreRecord.worker, and from
+# there into the history's worker column.
 
 
 class RayConnectionError(NaswotError, ConnectionError):
@@ -93,7 +92,14 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None):
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            # address="local": always a private instance, never a cluster some other process started here
+            ray.init(
+                address="local",
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except AuthenticationError as exc:
@@ -147,9 +153,7 @@ class _ScoringActorImpl:
 
     def score(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
         record = self.scorer.score(arch, init_seed, proxy)
-        if _RECORD_HAS_WORKER:
-            record = dataclasses.replace(record, worker=self.worker)  # type: ignore[call-arg]
-        return record, self.worker
+        return dataclasses.replace(record, worker=self.worker), self.worker
 
 
 def _format_resources(resources: Mapping[str, float]) -> str:

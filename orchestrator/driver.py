@@ -97,14 +97,15 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
         metrics=metrics,
         proxy_scores={r.key.proxy: r.score for r in records},
         error="; ".join(r.error for r in records if r.error),
-        worker=first.device,
+        worker=first.worker or first.device,
         cached=all(cached for _r, cached in per_proxy),
     )
 
 
 def result_from_row(row: Mapping[str, Any]) -> Result:
-    """Rebuild the Result of a history row (for replay on resume)."""
-    from .records import METRIC_NAMES
+    """Rebuild the Result of a history row (for replay on resume); its metrics are the row's metric
+    columns, whatever the benchmark."""
+    from .history import metric_columns
 
     kind = Kind(row["kind"])
     status = Status(row["status"])
@@ -116,7 +117,7 @@ def result_from_row(row: Mapping[str, Any]) -> Result:
         score=row["score"],
         score_s=row["score_s"],
         fitness=row["fitness"],
-        metrics={m: row[m] for m in METRIC_NAMES},
+        metrics={m: row[m] for m in metric_columns(row)},
         proxy_scores=dict(row.get("proxy_scores") or []),
         error=row["error"] or "",
         worker=row["worker"] or "",

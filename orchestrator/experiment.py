@@ -306,9 +306,13 @@ def run_experiment(
     run_dir = Path(run_dir)
     replay_rows: dict[int, dict[int, dict]] = {}
     if resume:
-        frame = load_history(run_dir, repair=repair)
+        frame = load_history(run_dir, repair=repair)  # a corrupt history fails before Ray starts
         for row in frame.to_dict("records"):
             replay_rows.setdefault(int(row["seed"]), {})[int(row["trial_id"])] = row
+    own_pool = pool is None and config.algorithm in NEEDS_SCORES
+    if own_pool:
+        pool = make_pool(config)  # before the run directory: actors that cannot start leave nothing behind
+    if resume:
         record_resume(run_dir, argv)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -317,9 +321,6 @@ def run_experiment(
         record["benchmark"]["fitness"] = prepared.oracle.fitness_name or None
         write_json_atomic(record, run_dir / CONFIG_FILE)
     store = prepared.store
-    own_pool = pool is None and config.algorithm in NEEDS_SCORES
-    if own_pool:
-        pool = make_pool(config)
     scoring = ScoringService(config.scorer_config(), pool, store, space, config.proxies) if pool is not None else None
     outcomes: list[RunOutcome] = []
     bar = None

@@ -54,6 +54,7 @@ SCHEMA = pa.schema(
         ("error", pa.string()),
         ("device", pa.string()),
         ("hardware", pa.string()),
+        ("worker", pa.string()),
         ("created_unix", pa.float64()),
     ],
     metadata={_VERSION_KEY: STORE_VERSION.encode()},
@@ -104,6 +105,7 @@ class ScoreRecord:
     device: str = "cpu"
     created_unix: float = 0.0
     hardware: str = ""  # what ``device`` was: e.g. "cpu:Intel Xeon ...", "cuda:NVIDIA H200"
+    worker: str = ""  # who scored it, e.g. "ray-actor-0.1@1a2b3c4d/gpu0" (node and GPU id); "" inline
 
     def row(self) -> dict:
         row = asdict(self.key)
@@ -116,6 +118,7 @@ class ScoreRecord:
             error=self.error,
             device=self.device,
             hardware=self.hardware,
+            worker=self.worker,
             created_unix=self.created_unix or time.time(),
         )
         return row
@@ -137,6 +140,7 @@ def _from_row(row: dict) -> ScoreRecord:
         row["device"],
         row["created_unix"],
         row["hardware"] or "",
+        row["worker"] or "",
     )
 
 
