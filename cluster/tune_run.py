@@ -661,6 +661,9 @@ def main_tune(config, run_dir: str | Path, *, resume: bool = False, progress: bo
     from orchestrator.report import format_table, summarise
 
     options = TuneOptions.from_json(config.extra.get("tune", {}))
+    # Checkpoints every epoch with num_to_keep=1 force a Tune state snapshot each time; Tune then warns
+    # once per snapshot, which buries the output of a CLI run. The user's own setting wins.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     try:
         run_tune_experiment(config, options, run_dir, resume=resume, progress=progress)
     except KeyboardInterrupt:
