@@ -1,7 +1,9 @@
 """The run history: one Parquet row per scored or evaluated candidate, append-only.
 
 ``RUN_DIR/history.parquet`` is a *directory* of part files sharing one explicit schema, so
-``pandas.read_parquet("RUN_DIR/history.parquet")`` reads it whole. Each flush writes a new part to a
+``pandas.read_parquet("RUN_DIR/history.parquet")`` reads it whole. The schema is the fixed columns
+plus one float column per metric of the run's benchmark (:func:`history_schema`; NB201's six
+accuracies and its 12-epoch fitness and cost, NB101's 108-epoch accuracies, ...). Each flush writes a new part to a
 hidden temporary file and renames it into place: a ``kill -9`` loses at most the rows not yet
 flushed and never leaves a broken file. ``RUN_DIR/config.json`` holds the resolved configuration,
 the library versions and the seeds.
@@ -14,6 +16,7 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +31,53 @@ from .records import METRIC_NAMES, Result, Trial
 HISTORY_DIR = "history.parquet"
 CONFIG_FILE = "config.json"
 
-SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("algorithm", pa.string()),
-        ("seed", pa.int64()),
-        ("tell_order", pa.int64()),  # order in which the searcher was told (0, 1, ...)
-        ("trial_id", pa.int64()),
-        ("arch", pa.string()),
-        ("arch_key", pa.string()),  # the space's key of the cell (NB201: benchmark index; NB101: hash)
-        ("kind", pa.string()),
-        ("phase", pa.string()),
-        ("parent", pa.int64()),
-        ("score", pa.float64()),
-        ("score_s", pa.float64()),
-        ("proxy_scores", pa.map_(pa.string(), pa.float64())),
-        ("fitness", pa.float64()),
-        ("fitness_name", pa.string()),
-        *[(name, pa.float64()) for name in METRIC_NAMES],
-        ("cost_s", pa.float64()),
-        ("sim_start_s", pa.float64()),
-        ("sim_end_s", pa.float64()),
-        ("wall_s", pa.float64()),
-        ("worker", pa.string()),
-        ("cached", pa.bool_()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("incumbent", pa.int64()),  # trial id the searcher would return after this tell (-1: none yet)
-    ]
+_BASE_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("run_id", pa.string()),
+    ("algorithm", pa.string()),
+    ("seed", pa.int64()),
+    ("tell_order", pa.int64()),  # order in which the searcher was told (0, 1, ...)
+    ("trial_id", pa.int64()),
+    ("arch", pa.string()),
+    ("arch_key", pa.string()),  # the space's key of the cell (NB201: benchmark index; NB101: hash)
+    ("kind", pa.string()),
+    ("phase", pa.string()),
+    ("parent", pa.int64()),
+    ("score", pa.float64()),
+    ("score_s", pa.float64()),
+    ("proxy_scores", pa.map_(pa.string(), pa.float64())),
+    ("fitness", pa.float64()),
+    ("fitness_name", pa.string()),
 )
+_TAIL_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("cost_s", pa.float64()),
+    ("sim_start_s", pa.float64()),
+    ("sim_end_s", pa.float64()),
+    ("wall_s", pa.float64()),
+    ("worker", pa.string()),
+    ("cached", pa.bool_()),
+    ("status", pa.string()),
+    ("error", pa.string()),
+    ("incumbent", pa.int64()),  # trial id the searcher would return after this tell (-1: none yet)
+)
+BASE_COLUMNS: frozenset[str] = frozenset(name for name, _type in _BASE_FIELDS + _TAIL_FIELDS)
+
+
+def history_schema(metric_names: Sequence[str] = METRIC_NAMES) -> pa.Schema:
+    """The history schema of a run whose benchmark reports ``metric_names`` (float columns, placed
+    after ``fitness_name``). Raises ``ValueError`` for a metric name that clashes with a fixed column."""
+    clash = sorted(set(metric_names) & BASE_COLUMNS)
+    if clash:
+        raise ValueError(f"metric names clash with history columns: {', '.join(clash)}")
+    return pa.schema([*_BASE_FIELDS, *[(name, pa.float64()) for name in metric_names], *_TAIL_FIELDS])
+
+
+SCHEMA = history_schema(METRIC_NAMES)  # NB201's schema (the default)
+
+
+def metric_columns(columns) -> list[str]:
+    """The metric columns among ``columns`` (a DataFrame's columns, a row's keys): those that are not
+    fixed history columns, in order."""
+    return [c for c in columns if c not in BASE_COLUMNS]
 
 
 def history_row(
@@ -73,8 +94,13 @@ def history_row(
     sim_end_s: float,
     wall_s: float,
     incumbent: int = -1,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The history row of one told trial; ``incumbent`` is the searcher's ``best()`` trial id after it."""
+    """The history row of one told trial; ``incumbent`` is the searcher's ``best()`` trial id after it.
+
+    ``metrics``: the run's metric column names, each ``result.metrics[name]`` or NaN; None takes every
+    metric the result carries (the :class:`HistoryWriter` fills its other metric columns with NaN).
+    """
     row = {
         "run_id": run_id,
         "algorithm": algorithm,
@@ -101,15 +127,29 @@ def history_row(
         "error": result.error,
         "incumbent": incumbent,
     }
-    for name in METRIC_NAMES:
+    for name in result.metrics if metrics is None else metrics:
+        if name in BASE_COLUMNS:
+            raise ValueError(f"metric {name!r} clashes with a history column")
         row[name] = result.metrics.get(name, math.nan)
     return row
 
 
 class HistoryWriter:
-    """Buffers rows and writes them as atomic Parquet parts under ``run_dir/history.parquet/``."""
+    """Buffers rows and writes them as atomic Parquet parts under ``run_dir/history.parquet/``.
 
-    def __init__(self, run_dir: str | Path, flush_every: int = 500, flush_seconds: float = 5.0) -> None:
+    ``metric_names``: the benchmark's metric columns (default NB201's); a row's missing metric is
+    written as NaN, keys outside the schema are dropped.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        flush_every: int = 500,
+        flush_seconds: float = 5.0,
+        metric_names: Sequence[str] = METRIC_NAMES,
+    ) -> None:
+        self.metric_names = tuple(metric_names)
+        self.schema = history_schema(self.metric_names)
         self.directory = Path(run_dir) / HISTORY_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
         self.flush_every = flush_every
@@ -119,6 +159,9 @@ class HistoryWriter:
         self.rows_written = 0
 
     def append(self, row: dict[str, Any]) -> None:
+        """Buffer ``row`` (flushed by size or age)."""
+        for name in self.metric_names:
+            row.setdefault(name, math.nan)
         self._rows.append(row)
         if len(self._rows) >= self.flush_every or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()
@@ -128,7 +171,7 @@ class HistoryWriter:
         self._last_flush = time.monotonic()
         if not self._rows:
             return
-        table = pa.Table.from_pylist(self._rows, schema=SCHEMA)
+        table = pa.Table.from_pylist(self._rows, schema=self.schema)
         write_parquet_atomic(table, self.directory / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet")
         self.rows_written += len(self._rows)
         self._rows.clear()
@@ -154,8 +197,8 @@ def _part_rows(path: Path) -> str:
         return "an unreadable row count"
 
 
-def read_parts(directory: Path, schema: pa.Schema, repair: bool = False) -> list[pa.Table]:
-    """Every readable part of a history directory.
+def read_parts(directory: Path, schema: pa.Schema | None, repair: bool = False) -> list[pa.Table]:
+    """Every readable part of a history directory (``schema`` None: each part's own schema).
 
     With ``repair``, a corrupt part is moved to ``RUN_DIR/corrupt-parts/`` (kept for inspection)
     and skipped.
@@ -180,7 +223,8 @@ def read_parts(directory: Path, schema: pa.Schema, repair: bool = False) -> list
 
 
 def load_history(run_dir: str | Path, repair: bool = False):
-    """The whole history of ``run_dir`` as a pandas DataFrame sorted by (seed, tell_order).
+    """The whole history of ``run_dir`` as a pandas DataFrame sorted by (seed, tell_order), with
+    whatever metric columns its parts hold (see :func:`metric_columns`).
 
     ``repair``: move corrupt parts aside instead of raising (see :func:`read_parts`).
 
@@ -195,10 +239,10 @@ def load_history(run_dir: str | Path, repair: bool = False):
         if not directory.is_dir():
             raise FileNotFoundError(f"no history at {str(directory)!r}")
         return SCHEMA.empty_table().to_pandas()
-    tables = read_parts(directory, SCHEMA, repair)
+    tables = read_parts(directory, None, repair)
     if not tables:
         return SCHEMA.empty_table().to_pandas()
-    table = pa.concat_tables(tables)
+    table = pa.concat_tables(tables, promote_options="default")
     frame = table.to_pandas()
     frame = frame.drop_duplicates(subset=["seed", "trial_id"], keep="first")
     return frame.sort_values(["seed", "tell_order"], kind="stable").reset_index(drop=True)

@@ -113,3 +113,53 @@ class NoBenchmarkOracle:
         return Result(
             Status.FAILED, error=f"space {self.space_name!r} has no benchmark to evaluate cells", worker="lookup"
         )
+
+
+def open_oracle(
+    space: SearchSpace, benchmark: Benchmark | None, *, needs_full: bool, fitness: str | tuple[str, str] | None = None
+) -> tuple[SearchSpace, LookupOracle | NoBenchmarkOracle, str]:
+    """The space a search draws from, its oracle and a note for the user (or "").
+
+    ``needs_full``: the search evaluates cells on a budget (REA, AREA, random search), so it needs
+    a benchmark of the whole space with a cost metric. A score-only search (NASWOT) runs without a
+    benchmark (metrics NaN) and, on a benchmark that holds only a sample, draws from the sample's
+    cells (:class:`~search_spaces.sampled.SampledSpace`). A ``fitness`` the benchmark does not know
+    falls back to its default when the search does not evaluate (``needs_full`` False).
+
+    Raises:
+        NaswotError: ``needs_full`` and the benchmark is missing, a sample, or has no cost (one line).
+        UnknownNameError: ``fitness`` is not one of the benchmark's fitness names (``needs_full``).
+    """
+    from search_spaces import NaswotError
+    from search_spaces.sampled import SampledSpace
+
+    if benchmark is None:
+        if needs_full:
+            raise NaswotError(
+                f"this search needs the full benchmark of {space.name}: the space has no embedded table; "
+                "give --benchmark PATH"
+            )
+        return (
+            space,
+            NoBenchmarkOracle(space.name),
+            f"note: {space.name} has no benchmark here: scores only, metrics NaN",
+        )
+    cells = benchmark.cells()
+    if needs_full and (cells is not None or benchmark.cost_name is None):
+        held = f"holds only {len(cells)} cells" if cells is not None else "records no training time"
+        raise NaswotError(
+            f"this search needs the full benchmark of {space.name}: {benchmark.name} {held}; "
+            "give --benchmark PATH (e.g. nasbench_only108.tfrecord)"
+        )
+    if isinstance(fitness, (tuple, list)):
+        fitness = "_".join(fitness)
+    if not needs_full and fitness not in benchmark.fitness_names:
+        fitness = None
+    oracle = LookupOracle(space, benchmark, fitness)
+    if cells is not None:
+        return (
+            SampledSpace(space, cells),
+            oracle,
+            f"note: {benchmark.name} holds only {len(cells)} cells of {space.name}: candidates are drawn from them",
+        )
+    return space, oracle, ""

@@ -13,7 +13,9 @@ from scoring.status import Status
 
 __all__ = ["Kind", "Phase", "Result", "Status", "Trial", "METRIC_NAMES"]
 
-# The benchmark accuracies every history row carries (NaN where the source has no such split).
+# NAS-Bench-201's 200-epoch accuracies, in the paper's table order: the report's column order, and
+# the default metric columns of a history. A run's history columns come from its benchmark's
+# metric names (``search_spaces.benchmarks.base.Benchmark.metrics``), not from this list.
 METRIC_NAMES: tuple[str, ...] = (
     "cifar10_valid",
     "cifar10_test",

@@ -1,17 +1,24 @@
-"""Speed benchmark of the NASWOT score (a script that prints figures, not a test).
+"""Speed and memory benchmark of the NASWOT score (a script that prints figures, not a test).
 
     python -m scoring.bench --cells 100 --batch 128
+    python -m scoring.bench --space nb101 --cells 10 --no-paper
+    python -m scoring.bench --space nats_sss --cells 50
 
-For random NAS-Bench-201 cells it times, on the same network and batch: construction; our scoring
-pass (one forward with the code hooks, split into the hooked forward and the final kernel + logdet);
-the paper's original recipe (:mod:`scoring.reference`); and a bare forward pass without hooks (the
-floor). It prints medians, the speed-up, the largest score disagreement, and the Kendall tau of the
-score against CIFAR-10 validation accuracy over the cells.
+For random cells of a space (``--space``; a space whose benchmark holds only a sample, e.g. NB101's
+embedded 500 rows, draws from the sample) it times, on the same network and batch: construction;
+our scoring pass (one forward with the code hooks, split into the hooked forward and the final
+kernel + logdet); the paper's original recipe (:mod:`scoring.reference`, skipped with
+``--no-paper``); and a bare forward pass without hooks (the floor). It prints medians, the speed-up,
+the largest score disagreement, the process's peak resident memory (``ru_maxrss``: torch, the
+batch and the largest network scored) and the Kendall tau of the score against CIFAR-10 validation
+accuracy over the cells the benchmark knows.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import resource
 import statistics
 import time
 
@@ -20,12 +27,14 @@ import torch
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
-from search_spaces import get_space
-from search_spaces.benchmarks import EmbeddedNB201Table
+from search_spaces import get_space, open_benchmark
+from search_spaces.errors import ArchitectureNotInBenchmarkError
+from search_spaces.sampled import SampledSpace
 
 from .cells import build_seeded
 from .data import NUM_CLASSES, load_batch
 from .naswot import KernelAccumulator, log_abs_det, relu_hooks
+from .options import add_space_options, space_options_from_args
 from .reference import paper_naswot_score
 
 
@@ -35,8 +44,14 @@ def _timed(fn):
     return value, time.perf_counter() - start
 
 
-def bench_cell(model: torch.nn.Module, images: torch.Tensor) -> dict[str, float]:
-    """Time every variant on one network; returns seconds and both scores."""
+def peak_rss_mb() -> float:
+    """The peak resident set size of this process so far, in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_cell(model: torch.nn.Module, images: torch.Tensor, paper: bool = True) -> dict[str, float]:
+    """Time every variant on one network; returns seconds, both scores (the paper's NaN when
+    ``paper`` is off) and the network's parameter count."""
     x_cl = images.contiguous(memory_format=torch.channels_last)
     model.train()
     with torch.no_grad():
@@ -51,7 +66,7 @@ def bench_cell(model: torch.nn.Module, images: torch.Tensor) -> dict[str, float]
 
     _, hooked = _timed(hooked_forward)
     ours, finish = _timed(lambda: log_abs_det(acc.result()))
-    paper, paper_s = _timed(lambda: paper_naswot_score(model, images))
+    reference, paper_s = _timed(lambda: paper_naswot_score(model, images)) if paper else (math.nan, math.nan)
     return {
         "bare_forward_s": bare_cl,
         "bare_forward_nchw_s": bare,
@@ -60,69 +75,85 @@ def bench_cell(model: torch.nn.Module, images: torch.Tensor) -> dict[str, float]
         "ours_s": hooked + finish,
         "paper_s": paper_s,
         "ours": ours,
-        "paper": paper,
+        "paper": reference,
         "relus": acc.num_relus,
         "reused": acc.num_reused,
+        "params": sum(p.numel() for p in model.parameters()),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=100, help="random NB201 cells to time (default 100)")
+    add_space_options(parser)
+    parser.add_argument("--cells", type=int, default=100, help="random cells to time (default 100)")
     parser.add_argument("--batch", type=int, default=128, help="minibatch size (default 128, as the paper)")
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagenet16"])
     parser.add_argument("--seed", type=int, default=0, help="seed of the cells, batch and initialisations")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper's recipe (halves the time)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    space = get_space("nb201")
-    table = EmbeddedNB201Table(space)
+    space = get_space(args.space, **dict(space_options_from_args(args)))
+    benchmark = open_benchmark(space, args.benchmark)
+    sample = benchmark.cells() if benchmark is not None else None
+    search = SampledSpace(space, sample) if sample is not None else space
     images, _ = load_batch(args.dataset, args.batch, args.seed)
+    rss_before = peak_rss_mb()
     rng = np.random.default_rng(args.seed)
-    rows, valid = [], []
-    build_times = []
+    rows, valid, build_times = [], [], []
     for i in tqdm(range(args.cells), desc="cells", unit="cell"):
-        arch = space.sample(rng)
-        model, built = _timed(lambda arch=arch, i=i: build_seeded(space, arch, NUM_CLASSES[args.dataset], args.seed + i))
+        arch = search.sample(rng)
+        model, built = _timed(
+            lambda arch=arch, i=i: build_seeded(space, arch, NUM_CLASSES[args.dataset], args.seed + i)
+        )
         build_times.append(built)
-        rows.append(bench_cell(model, images))
-        valid.append(table.accuracy(arch, "cifar10", "valid"))
+        rows.append(bench_cell(model, images, paper=not args.no_paper))
+        del model
+        try:
+            valid.append(benchmark.lookup(arch).get("cifar10_valid", math.nan) if benchmark is not None else math.nan)
+        except ArchitectureNotInBenchmarkError:
+            valid.append(math.nan)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
     ours, paper = np.array([r["ours"] for r in rows]), np.array([r["paper"] for r in rows])
-    finite = np.isfinite(ours) & np.isfinite(paper)
-    rel = np.abs(ours[finite] - paper[finite]) / np.abs(paper[finite])
-    ratios = [r["paper_s"] / r["ours_s"] for r in rows]
-    overhead = [(r["ours_s"] - r["bare_forward_s"]) / r["bare_forward_s"] for r in rows]
-    tau = kendalltau(ours, valid).statistic
+    valid_a = np.array(valid, dtype=float)
+    known = np.isfinite(valid_a)
+    tau = kendalltau(ours[known], valid_a[known]).statistic if known.sum() > 2 else math.nan
     ms = 1000.0
     print(
-        f"\nNASWOT scoring, {args.cells} random NB201 cells, batch {args.batch} of {args.dataset}, "
+        f"\nNASWOT scoring, {args.cells} random {args.space} cells, batch {args.batch} of {args.dataset}, "
         f"{torch.get_num_threads()} torch threads, median per architecture:"
     )
     print(f"  build network                      {statistics.median(build_times) * ms:8.1f} ms")
     print(f"  ours: forward with codes + K       {med('hooked_forward_s') * ms:8.1f} ms")
     print(f"  ours: kernel finish + logdet       {med('kernel_logdet_s') * ms:8.1f} ms")
     print(f"  ours: total score                  {med('ours_s') * ms:8.1f} ms")
-    print(f"  paper's recipe (fwd+bwd, fwd, numpy) {med('paper_s') * ms:6.1f} ms")
     print(f"  bare forward, channels-last (floor) {med('bare_forward_s') * ms:7.1f} ms")
     print(f"  bare forward, NCHW                  {med('bare_forward_nchw_s') * ms:7.1f} ms")
-    print(f"  speed-up over the paper's recipe   {statistics.median(ratios):8.2f} x (median of per-cell ratios)")
+    if not args.no_paper:
+        finite = np.isfinite(ours) & np.isfinite(paper)
+        rel = np.abs(ours[finite] - paper[finite]) / np.abs(paper[finite])
+        ratios = [r["paper_s"] / r["ours_s"] for r in rows]
+        print(f"  paper's recipe (fwd+bwd, fwd, numpy) {med('paper_s') * ms:6.1f} ms")
+        print(f"  speed-up over the paper's recipe   {statistics.median(ratios):8.2f} x (median of per-cell ratios)")
+        print(
+            f"  scores agree: max relative difference {rel.max() if rel.size else float('nan'):.2e} "
+            f"over {int(finite.sum())} finite pairs; -inf: ours {int((~np.isfinite(ours)).sum())}, "
+            f"paper {int((~np.isfinite(paper)).sum())}"
+        )
+    overhead = [(r["ours_s"] - r["bare_forward_s"]) / r["bare_forward_s"] for r in rows]
     print(f"  overhead over the bare forward     {100 * statistics.median(overhead):8.1f} % (median)")
     print(
         f"  ReLU calls per net {statistics.median(r['relus'] for r in rows):.0f}, "
-        f"products reused (same input) {statistics.median(r['reused'] for r in rows):.0f}"
+        f"products reused (same input) {statistics.median(r['reused'] for r in rows):.0f}, "
+        f"parameters median {statistics.median(r['params'] for r in rows) / 1e6:.2f} M"
     )
-    print(
-        f"  scores agree: max relative difference {rel.max() if rel.size else float('nan'):.2e} "
-        f"over {int(finite.sum())} finite pairs; -inf: ours {int((~np.isfinite(ours)).sum())}, "
-        f"paper {int((~np.isfinite(paper)).sum())}"
-    )
-    print(f"  Kendall tau (score vs CIFAR-10 validation accuracy, {len(valid)} cells): {tau:.3f}")
+    print(f"  peak resident memory {peak_rss_mb():8.0f} MiB (after loading torch and the batch: {rss_before:.0f} MiB)")
+    print(f"  Kendall tau (score vs CIFAR-10 validation accuracy, {int(known.sum())} cells): {tau:.3f}")
 
 
 if __name__ == "__main__":

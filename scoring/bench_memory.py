@@ -5,11 +5,13 @@
 For each space (``--spaces``, default the five NDS spaces) a fresh child process loads torch and one
 CIFAR-10 batch, then for ``--cells`` sampled cells at the given width and depth: builds the network
 (timed), scores it with NASWOT (one hooked forward in train mode under ``no_grad``, channels-last
-input, int8 code products; timed), and reads the process's peak resident set (``VmHWM``), which it
-resets before each cell (``/proc/self/clear_refs``), so each figure is the peak of that one cell on
-top of what the process already held. The parent prints a Markdown table: median build and score
-seconds per cell, the largest per-cell peak RSS, the baseline RSS before scoring, parameters and
-ReLU units per image. Linux only (``/proc``).
+input, exact code products; timed, wall and CPU: the cost a search pays for a new cell), runs the
+same forward again without hooks (warm caches; the hooks' share), and reads the process's peak
+resident set (``VmHWM``), which it resets before each cell (``/proc/self/clear_refs``), so each
+figure is the peak of that one cell on top of what the process already held. The parent prints a Markdown table: median build and score
+seconds per cell (wall and CPU), the warm forward pass without hooks, the largest per-cell peak RSS,
+the baseline RSS before scoring, parameters and ReLU units per image; and the time of one code
+product of the kernel against a float32 matmul on this CPU. Linux only (``/proc``).
 """
 
 from __future__ import annotations
@@ -67,18 +69,25 @@ def child(space_name: str, width: int, depth: int, batch: int, cells: int, seed:
         torch.manual_seed(0)
         t0 = time.perf_counter()
         model = space.build(cell, 10)
-        t1 = time.perf_counter()
-        accumulator = KernelAccumulator()
+        t_build = time.perf_counter() - t0
         x = images.contiguous(memory_format=torch.channels_last)
         model.train()
-        with relu_hooks(model, accumulator), torch.no_grad():
+        accumulator = KernelAccumulator()
+        c0, t0 = time.process_time(), time.perf_counter()
+        with relu_hooks(model, accumulator), torch.no_grad():  # what a search pays: the first pass
             model(x)
         score = log_abs_det(accumulator.result())
-        t2 = time.perf_counter()
+        t_score, c_score = time.perf_counter() - t0, time.process_time() - c0
+        t0 = time.perf_counter()
+        with torch.no_grad():  # the same pass again without hooks (warm), for the hooks' share
+            model(x)
+        t_fwd = time.perf_counter() - t0
         rows.append(
             {
-                "build_s": t1 - t0,
-                "score_s": t2 - t1,
+                "build_s": t_build,
+                "score_s": t_score,
+                "score_cpu_s": c_score,
+                "forward_s": t_fwd,
                 "peak_mb": _status_mb("VmHWM"),
                 "before_mb": before,
                 "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
@@ -98,6 +107,27 @@ def child(space_name: str, width: int, depth: int, batch: int, cells: int, seed:
         "peak_resettable": resettable,
         "rows": rows,
     }
+
+
+def gram_speed(units: int = 16384, batch: int = 128, repeats: int = 3) -> dict[str, float]:
+    """Seconds of one (batch x units) 0/1 code product C C^T: the kernel's own ``binary_gram``
+    (int8 on the CPU) and a plain float32 matmul, best of ``repeats``."""
+    import torch
+
+    from .naswot import binary_gram
+
+    codes = torch.rand(batch, units, generator=torch.Generator().manual_seed(0)) > 0.5
+    as_float = codes.to(torch.float32)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    return {"binary_gram_s": best(lambda: binary_gram(codes)), "float32_s": best(lambda: as_float @ as_float.T)}
 
 
 def _run_child(args, space: str) -> dict:
@@ -128,16 +158,17 @@ def format_table(results: list[dict]) -> str:
     """The figures as a Markdown table (medians over cells; the largest peak)."""
     head = (
         "| space | width | depth | batch | params (M) | ReLU units / image | build (s) | score (s) "
-        "| peak RSS (MiB) | baseline RSS (MiB) |"
+        "| score CPU (s) | warm forward, no hooks (s) | peak RSS (MiB) | baseline RSS (MiB) |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 12]
+    keys = ("build_s", "score_s", "score_cpu_s", "forward_s", "params_m", "units")
     for r in results:
         rows = r["rows"]
-        med = {k: statistics.median(x[k] for x in rows) for k in ("build_s", "score_s", "params_m", "units")}
+        med = {k: statistics.median(x[k] for x in rows) for k in keys}
         lines.append(
             f"| {r['space']} | {r['width']} | {r['depth']} | {r['batch']} | {med['params_m']:.2f} "
-            f"| {med['units'] / 1e6:.2f}M | {med['build_s']:.2f} | {med['score_s']:.2f} "
-            f"| {max(x['peak_mb'] for x in rows):.0f} | {r['base_mb']:.0f} |"
+            f"| {med['units'] / 1e6:.2f}M | {med['build_s']:.2f} | {med['score_s']:.1f} | {med['score_cpu_s']:.1f} "
+            f"| {med['forward_s']:.2f} | {max(x['peak_mb'] for x in rows):.0f} | {r['base_mb']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -169,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{space}: done", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    import torch
+
+    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    speed = gram_speed()
+    print(
+        f"one 128 x 16384 code product: binary_gram {speed['binary_gram_s'] * 1e3:.0f} ms, "
+        f"float32 matmul {speed['float32_s'] * 1e3:.0f} ms"
+    )
     print(f"threads: {results[0]['threads']}; peak RSS is per cell (VmHWM reset before each)")
     print(format_table(results))
     return 0

@@ -27,6 +27,7 @@ from search_spaces import get_space, open_benchmark
 from search_spaces.errors import NaswotError
 
 from .correlation import correlate, rank_ensemble
+from .options import add_space_options, space_options_from_args
 from .proxies import available_proxies, get_proxy
 from .scorer import INPUT_KINDS, ScorerConfig
 from .service import InlinePool, ScoringService
@@ -94,7 +95,7 @@ def score_proxy(
 
             iterator = tqdm(iterator, desc=f"{config.dataset} {config.store_proxy}", unit="chunk", file=sys.stderr)
         for start in iterator:
-            for (record, cached) in (r[0] for r in service.score_many(requests[start : start + chunk])):
+            for record, cached in (r[0] for r in service.score_many(requests[start : start + chunk])):
                 records.append((record, cached))
             service.flush()
     finally:
@@ -137,7 +138,7 @@ def accuracies(benchmark, archs: list, dataset: str) -> dict[str, np.ndarray]:
 
 
 def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
-    options = {"stem_channels": args.stem_channels} if args.stem_channels else {}
+    options = dict(space_options_from_args(args))
     space = get_space(args.space, **options)
     benchmark = open_benchmark(space, args.benchmark)
     if benchmark is None:
@@ -292,10 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scoring.correlate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--space", default="nb201", help="a registered search space (nb201, nb101, nats_sss, ...)")
-    p.add_argument("--stem-channels", type=int, default=None, help="stem width of the networks (nb101; default: the space's)")
+    add_space_options(p)
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, imagenet16, or a comma list")
-    p.add_argument("--n", type=int, default=1000, help="distinct random cells (a sample benchmark: at most all its cells)")
+    p.add_argument(
+        "--n", type=int, default=1000, help="distinct random cells (a sample benchmark: at most all its cells)"
+    )
     p.add_argument(
         "--proxies", default="naswot,grad_norm,synflow", help=f"comma list of: {', '.join(available_proxies())}"
     )
@@ -306,7 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-seed", type=int, default=0, help="which minibatch (ablation: another one)")
     p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
     p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")
-    p.add_argument("--benchmark", default=None, help="the space's benchmark file or directory (default: its embedded table)")
     p.add_argument("--data-dir", default=None, help="a CIFAR python-batches directory (default: embedded images)")
     p.add_argument("--store", default=str(DEFAULT_STORE))
     p.add_argument("--no-store", action="store_true")

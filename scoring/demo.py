@@ -1,42 +1,56 @@
-"""Score a few random NAS-Bench-201 cells on the embedded CIFAR-10 images and show their accuracies.
+"""Score a few random cells of a space on the embedded CIFAR-10 images and show their accuracies.
 
 python -m scoring.demo --cells 10
+python -m scoring.demo --space nb101 --cells 5
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
-from search_spaces import get_space
-from search_spaces.benchmarks import EmbeddedNB201Table
+from search_spaces import get_space, open_benchmark
+from search_spaces.errors import ArchitectureNotInBenchmarkError
+from search_spaces.sampled import SampledSpace
 
 from .cells import score_cell
 from .data import NUM_CLASSES, load_batch
+from .options import add_space_options, space_options_from_args
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_space_options(parser)
     parser.add_argument("--cells", type=int, default=10)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    space, table = get_space("nb201"), EmbeddedNB201Table()
+    space = get_space(args.space, **dict(space_options_from_args(args)))
+    benchmark = open_benchmark(space, args.benchmark)
+    sample = benchmark.cells() if benchmark is not None else None
+    search = SampledSpace(space, sample) if sample is not None else space
     images, _ = load_batch("cifar10", args.batch, args.seed)
     rng = np.random.default_rng(args.seed)
     rows = []
     for _ in tqdm(range(args.cells), desc="scoring", unit="cell"):
-        arch = space.sample(rng)
+        arch = search.sample(rng)
         result = score_cell(space, arch, images, NUM_CLASSES["cifar10"], init_seed=args.seed)
-        rows.append((space.index(arch), result.score, table.accuracy(arch, "cifar10", "valid"), result.score_s))
-    print(f"{'index':>6} {'NASWOT score':>13} {'CIFAR-10 valid %':>17} {'time s':>7}")
-    for index, score, acc, seconds in sorted(rows, key=lambda r: -r[1]):
-        print(f"{index:>6} {score:>13.2f} {acc:>17.2f} {seconds:>7.3f}")
-    tau = kendalltau([r[1] for r in rows], [r[2] for r in rows]).statistic
-    print(f"Kendall tau over these {len(rows)} cells: {tau:.3f}")
+        try:
+            acc = benchmark.lookup(arch).get("cifar10_valid", math.nan) if benchmark is not None else math.nan
+        except ArchitectureNotInBenchmarkError:
+            acc = math.nan
+        rows.append((space.key(arch), result.score, acc, result.score_s))
+    width = max(6, *(len(r[0]) for r in rows))
+    print(f"{'key':>{width}} {'NASWOT score':>13} {'CIFAR-10 valid %':>17} {'time s':>7}")
+    for key, score, acc, seconds in sorted(rows, key=lambda r: -r[1]):
+        print(f"{key:>{width}} {score:>13.2f} {acc:>17.2f} {seconds:>7.3f}")
+    known = [r for r in rows if math.isfinite(r[2])]
+    tau = kendalltau([r[1] for r in known], [r[2] for r in known]).statistic if len(known) > 2 else math.nan
+    print(f"Kendall tau over the {len(known)} cells with an accuracy: {tau:.3f}")
 
 
 if __name__ == "__main__":

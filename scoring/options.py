@@ -13,13 +13,30 @@ from .store import DEFAULT_STORE
 
 
 def add_space_options(parser: argparse.ArgumentParser) -> None:
-    """``--space`` and ``--benchmark``."""
+    """``--space``, ``--benchmark`` and ``--stem-channels``."""
     parser.add_argument("--space", default="nb201", help="search space (see search_spaces.available_spaces())")
     parser.add_argument(
         "--benchmark",
         default=None,
-        help="a benchmark file or directory of the space (NB201: a NATS-Bench tss directory; default: the embedded table)",
+        help="a benchmark file or directory of the space (NB201: a NATS-Bench tss directory; NB101: "
+        "nasbench_only108.tfrecord; nats_sss: a NATS-Bench sss directory; default: the embedded table, if any)",
     )
+    parser.add_argument(
+        "--stem-channels",
+        type=int,
+        default=None,
+        help="stem width of the networks, for spaces that have one (nb101; default: the benchmark's, 128)",
+    )
+
+
+def space_options_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
+    """The space constructor options the arguments ask for (``ScorerConfig.space_options``)."""
+    stem = getattr(args, "stem_channels", None)
+    if stem is None:
+        return ()
+    if stem < 1:
+        raise ValueError(f"--stem-channels must be positive, got {stem}")
+    return (("stem_channels", int(stem)),)
 
 
 def add_image_options(parser: argparse.ArgumentParser) -> None:

@@ -4,8 +4,10 @@
     python -m scoring.sweep --n 1000 --seed 0     # 1000 random cells (those of scoring.correlate --n 1000)
     python -m scoring.sweep --naswot-runs 500      # the cells of `orchestrator.naswot --runs 500`, in order
     python -m scoring.sweep --all --shard 1/2      # half of the work, e.g. in a second process
+    python -m scoring.sweep --space nb101 --all    # the 292 cells of the embedded NB101 sample
 
 Options combine: --n cells first, then --naswot-runs cells, then --all. Scored cells are skipped.
+``--all`` needs a space with a benchmark index (NB201, nats_sss) or a sample benchmark (NB101's).
 """
 
 from __future__ import annotations
@@ -15,20 +17,52 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
-from search_spaces import get_space
+from search_spaces import get_space, open_benchmark
+from search_spaces.errors import NaswotError
+from search_spaces.sampled import SampledSpace
 
-from .scorer import CellScorer, ScorerConfig
-from .store import DEFAULT_STORE, ScoreStore
+from .options import add_image_options, add_space_options, add_store_options, space_options_from_args
+from .scorer import ScorerConfig
+from .service import InlinePool, ScoringService
+from .store import ScoreStore
+
+
+def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot_n: int, every: bool) -> list:
+    """The cells a sweep scores, in first-use order, each once (by ``space.key``).
+
+    Raises:
+        NaswotError: ``every`` for a space that can neither be enumerated nor has a sample benchmark.
+    """
+    from .correlate import select_cells
+
+    sample = benchmark.cells() if benchmark is not None else None
+    ordered = []
+    if n:
+        ordered.extend(select_cells(space, n, seed, sample))
+    if naswot_runs:
+        search_space = SampledSpace(space, sample) if sample is not None else space  # as orchestrator.naswot
+        for run in range(naswot_runs):
+            rng = np.random.default_rng(np.random.SeedSequence(run))  # as orchestrator.experiment seeds a run
+            ordered.extend(search_space.sample(rng) for _ in range(naswot_n))
+    if every:
+        if sample is not None:
+            ordered.extend(sample)
+        elif hasattr(space, "from_index") and space.size is not None:
+            ordered.extend(space.from_index(i) for i in range(space.size))
+        else:
+            raise NaswotError(f"--all: {space.name} has no index to enumerate and no sample benchmark")
+    unique: dict[str, object] = {}
+    for arch in ordered:
+        unique.setdefault(space.key(arch), arch)
+    return list(unique.values())
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--space", default="nb201")
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--batch-seed", type=int, default=0)
-    parser.add_argument("--init-seed", type=int, default=0)
-    parser.add_argument("--all", action="store_true", help="every cell of the space, in index order")
+    add_space_options(parser)
+    add_image_options(parser)
+    add_store_options(parser)
+    parser.add_argument("--all", action="store_true", help="every cell of the space (or of its sample benchmark)")
     parser.add_argument("--n", type=int, default=0, help="this many distinct random cells")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random cells")
     parser.add_argument(
@@ -36,30 +70,41 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--naswot-n", type=int, default=100, help="N of those NASWOT runs")
     parser.add_argument("--shard", default="1/1", help="i/k: take every k-th cell of the list, starting at the i-th")
-    parser.add_argument("--store", default=str(DEFAULT_STORE))
     args = parser.parse_args(argv)
+    if args.no_store:
+        parser.error("a sweep fills the store: --no-store makes no sense here")
 
-    config = ScorerConfig(args.space, args.dataset, args.batch_size, args.batch_seed)
-    space = get_space(args.space)
-    ordered: list[int] = []
-    if args.n:
-        ordered.extend(int(i) for i in np.random.default_rng(args.seed).choice(len(space), size=args.n, replace=False))
-    for run in range(args.naswot_runs):
-        rng = np.random.default_rng(np.random.SeedSequence(run))  # as orchestrator.experiment seeds a run
-        ordered.extend(space.index(space.sample(rng)) for _ in range(args.naswot_n))
-    if args.all:
-        ordered.extend(range(len(space)))
-    if not ordered:
+    options = space_options_from_args(args)
+    config = ScorerConfig(
+        args.space, args.dataset, args.batch_size, args.batch_seed, args.data_dir, space_options=options
+    )
+    space = get_space(args.space, **dict(options))
+    try:
+        benchmark = open_benchmark(space, args.benchmark)
+        cells = sweep_cells(
+            space,
+            benchmark,
+            n=args.n,
+            seed=args.seed,
+            naswot_runs=args.naswot_runs,
+            naswot_n=args.naswot_n,
+            every=args.all,
+        )
+    except (NaswotError, ValueError) as exc:
+        parser.error(str(exc))
+    if not cells:
         parser.error("give --all, --n or --naswot-runs")
     shard, shards = (int(x) for x in args.shard.split("/"))
-    indices = list(dict.fromkeys(ordered))[shard - 1 :: shards]
+    cells = cells[shard - 1 :: shards]
     store = ScoreStore(args.store)
-    todo = [int(i) for i in indices if config.key(int(i), args.init_seed) not in store]
-    print(f"{len(indices) - len(todo)} of {len(indices)} cells already in {args.store}; scoring {len(todo)}")
-    scorer = CellScorer(config)
-    with store:
-        for index in tqdm(todo, desc="scoring", unit="cell"):
-            store.put(scorer.score(space.format(space.from_index(index)), args.init_seed))
+    todo = [c for c in cells if config.key(space.key(c), args.init_seed) not in store]
+    print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {args.store}; scoring {len(todo)}")
+    service = ScoringService(config, InlinePool(config), store, space)
+    try:
+        for arch in tqdm(todo, desc="scoring", unit="cell"):
+            service.score_many([(space.format(arch), args.init_seed)])
+    finally:
+        service.flush()
 
 
 if __name__ == "__main__":

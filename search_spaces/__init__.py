@@ -82,6 +82,52 @@ def _open_nb201(space: SearchSpace, path: str | None):
 register_space("nb201", NB201Space, _open_nb201)
 
 
+def _open_nb101(space: SearchSpace, path: str | None):
+    from .benchmarks.nb101 import open_nb101_benchmark
+
+    return open_nb101_benchmark(space, path)  # type: ignore[arg-type]
+
+
+def _open_nats_sss(space: SearchSpace, path: str | None):
+    from .benchmarks.nats_sss import open_nats_sss_benchmark
+
+    return open_nats_sss_benchmark(space, path)  # type: ignore[arg-type]
+
+
+def _nb101_space(**options) -> SearchSpace:
+    from .nb101 import NB101Space
+
+    return NB101Space(**options)
+
+
+def _nats_sss_space(**options) -> SearchSpace:
+    from .nats_sss import NATSSizeSpace
+
+    return NATSSizeSpace(**options)
+
+
+register_space("nb101", _nb101_space, _open_nb101)
+register_space("nats_sss", _nats_sss_space, _open_nats_sss)
+
+
+def _open_nds(space: SearchSpace, path: str | None):
+    from .benchmarks.nds import open_nds_benchmark
+
+    return open_nds_benchmark(path, space)  # type: ignore[arg-type]
+
+
+def _register_nds() -> None:
+    from functools import partial
+
+    from .nds import NDSSpace, nds_space_names
+
+    for _name in nds_space_names():
+        register_space(_name, partial(NDSSpace, _name), _open_nds)
+
+
+_register_nds()
+
+
 __all__ = [
     "ArchitectureNotInBenchmarkError",
     "BenchmarkDataError",

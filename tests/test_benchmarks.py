@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,63 @@ def test_nats_missing_architecture_and_directory(nb201, tmp_path):
         NATSTopologyBenchmark(tmp_path / "nope")
     with pytest.raises(BenchmarkDataError, match="meta.pickle.pbz2"):
         NATSTopologyBenchmark(tmp_path)
+
+
+def test_nb201_sources_implement_the_benchmark_seam(nb201, nb201_table):
+    from search_spaces.benchmarks.base import Benchmark, metric_names
+
+    nats = NATSTopologyBenchmark(FIXTURE, nb201)
+    expected = (
+        "cifar10_valid",
+        "cifar10_test",
+        "cifar100_valid",
+        "cifar100_test",
+        "imagenet16_valid",
+        "imagenet16_test",
+        "cifar10_valid_12ep",
+        "train_time_12ep_s",
+        "params_m",
+    )
+    for bench in (nb201_table, nats):
+        assert isinstance(bench, Benchmark) and metric_names(bench) == expected
+        assert bench.default_fitness == "cifar10_valid_12ep" and bench.cost_name == "train_time_12ep_s"
+        assert bench.cells() is None
+    cell = nb201.from_index(11)
+    embedded, real = nb201_table.lookup(cell), nats.lookup(cell)
+    assert embedded["cifar10_valid_12ep"] == pytest.approx(nb201_table.accuracy(cell, "cifar10", "valid_12ep"))
+    assert embedded["train_time_12ep_s"] == pytest.approx(149.5446815)
+    assert embedded["params_m"] == pytest.approx(real["params_m"]) == pytest.approx(0.802426)
+    assert math.isnan(embedded["cifar100_valid"]) and 0 < real["cifar100_valid"] < 100  # the table lacks it
+    for name in expected:
+        if not math.isnan(embedded[name]):
+            assert embedded[name] == pytest.approx(real[name], rel=1e-5), name
+    with pytest.raises(ArchitectureNotInBenchmarkError, match="no record of index 5"):
+        nats.lookup(nb201.from_index(5))
+
+
+def test_lookup_oracle_over_any_benchmark(nb201, nb201_table):
+    from orchestrator.oracles import LookupOracle
+
+    class Exploding:  # a benchmark whose lookup fails in an unexpected way
+        name, space_name = "boom", "nb201"
+        metrics = nb201_table.metrics
+        fitness_names, default_fitness, cost_name = ("cifar10_valid_12ep",), "cifar10_valid_12ep", "train_time_12ep_s"
+
+        def lookup(self, arch):
+            raise RuntimeError("disk on fire")
+
+        def cells(self):
+            return None
+
+    oracle = LookupOracle(nb201, nb201_table)
+    ok = oracle.evaluate(nb201.format(nb201.from_index(11)))
+    assert ok.ok and ok.fitness == pytest.approx(63.27799998) and ok.cost_s == pytest.approx(149.5446815)
+    assert set(ok.metrics) == set(oracle.metric_names) and oracle.fitness_name == "cifar10_valid_12ep"
+    assert LookupOracle(nb201, nb201_table, ("cifar10", "valid")).fitness_name == "cifar10_valid"
+    with pytest.raises(UnknownNameError, match="fitness metric"):
+        LookupOracle(nb201, nb201_table, "cifar100_valid")
+    boom = LookupOracle(nb201, Exploding())
+    failed = boom.evaluate(nb201.format(nb201.from_index(1)))
+    assert failed.status.value == "failed" and "RuntimeError: disk on fire" in failed.error
+    assert all(math.isnan(v) for v in boom.metrics(nb201.format(nb201.from_index(1))).values())
+    assert not oracle.evaluate("not a cell").ok

@@ -4,7 +4,8 @@ Run once from a checkout that has the raw data beside it::
 
     python -m search_spaces.benchmarks.convert ../shared/data
 
-It writes ``search_spaces/data/nb201.parquet`` and ``scoring/images/*.npz``. The package never
+It writes ``search_spaces/data/nb201.parquet``, ``search_spaces/data/nb101_sample500.parquet`` and
+``scoring/images/*.npz``. The package never
 reads the raw directory at run time.
 """
 
@@ -32,6 +33,18 @@ NB201_SCHEMA = pa.schema(
     ]
 )
 
+NB101_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("arch", pa.string()),
+        ("cifar10_valid", pa.float64()),
+        ("params_m", pa.float64()),
+        ("flops_m", pa.float64()),
+    ]
+)
+# op codes of the NASLib tuples: 0 input, 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu
+NASLIB_NB101_OPS = {0: "input", 1: "output", 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}
+
 IMAGE_SETS = {
     "cifar10": "cifar10_train_960.npz",
     "cifar100": "cifar100_train_960.npz",
@@ -44,6 +57,42 @@ def convert_nb201(raw: Path, out: Path) -> None:
     if table.num_rows != 15625 or table.column("index").to_pylist() != list(range(15625)):
         raise ValueError("the NB201 table must hold indices 0..15624 in order")
     pq.write_table(table, out, compression="zstd", compression_level=19)
+
+
+def naslib_nb101_cell(text: str):
+    """The NB101 cell of a NASLib tuple string: 49 adjacency entries row by row, then 7 op codes."""
+    from ..nb101 import make_cell
+
+    values = [int(v) for v in text.strip("()").split(",")]
+    if len(values) != 56:
+        raise ValueError(f"a NASLib NB101 tuple has 56 integers, got {len(values)}")
+    matrix = np.array(values[:49]).reshape(7, 7)
+    return make_cell(matrix, [NASLIB_NB101_OPS[v] for v in values[49:]])
+
+
+def convert_nb101(raw: Path, out: Path) -> None:
+    """The 500 NASLib rows (validation accuracy, params, flops) keyed by the benchmark hash, in the
+    source's order. Isomorphic rows (repeats of small cells) are kept; the table groups them."""
+    import json
+
+    from ..nb101 import format_cell
+
+    data = json.loads((raw / "nb101" / "nb101_sample500.json").read_text())["nasbench101"]["cifar10"]
+    rows = []
+    for text, values in data.items():
+        cell = naslib_nb101_cell(text)
+        rows.append(
+            {
+                "key": cell.hash(),
+                "arch": format_cell(cell),
+                "cifar10_valid": float(values["val_accuracy"]),
+                "params_m": float(values["params"]),
+                "flops_m": float(values["flops"]),
+            }
+        )
+    if len(rows) != 500:
+        raise ValueError(f"expected the 500 rows of the NASLib sample, got {len(rows)}")
+    pq.write_table(pa.Table.from_pylist(rows, schema=NB101_SCHEMA), out, compression="zstd", compression_level=19)
 
 
 def convert_images(raw: Path, out_dir: Path) -> None:
@@ -61,6 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[2]
     convert_nb201(args.raw, root / "search_spaces" / "data" / "nb201.parquet")
+    convert_nb101(args.raw, root / "search_spaces" / "data" / "nb101_sample500.parquet")
     convert_images(args.raw, root / "scoring" / "images")
 
 

@@ -7,6 +7,10 @@ Two sources behind one interface (:class:`NB201Benchmark`):
 * :class:`NATSTopologyBenchmark`: a user's real NATS-Bench topology directory
   (``NATS-tss-v1_0-3ffb9-simple``), read with ``nats_bench.create(path, 'tss', fast_mode=True)``.
 
+Both implement the generic :class:`~search_spaces.benchmarks.base.Benchmark` seam (``metrics``,
+``lookup``; see :data:`NB201_METRICS`: fitness ``cifar10_valid_12ep``, cost ``train_time_12ep_s``,
+NaN for what the embedded table lacks) as well as the older per-dataset accessors below.
+
 Datasets are ``cifar10``, ``cifar100`` and ``imagenet16`` (ImageNet16-120); splits are ``test``,
 ``valid`` (200 epochs) and ``valid_12ep`` (the 12-epoch CIFAR-10 validation proxy that REA uses as
 fitness in the benchmark papers). Accuracies are percentages.
@@ -14,6 +18,7 @@ fitness in the benchmark papers). Accuracies are percentages.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +29,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, UnknownNameError
 from ..nb201 import NB201Cell, NB201Space, format_cell
+from .base import MetricSpec
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 SPLITS: tuple[str, ...] = ("test", "valid", "valid_12ep")
@@ -37,6 +43,29 @@ METRIC_COLUMNS: dict[tuple[str, str], str] = {
     ("imagenet16", "test"): "imagenet16_test",
 }
 TRAIN_TIME_COLUMN = "train_time_12ep_s"
+
+# The metrics of every NB201 benchmark, in history column order.
+NB201_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("cifar10_valid", "%", "CIFAR-10 validation accuracy after 200 epochs"),
+    MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after 200 epochs (trained on train+valid)"),
+    MetricSpec("cifar100_valid", "%", "CIFAR-100 validation accuracy after 200 epochs"),
+    MetricSpec("cifar100_test", "%", "CIFAR-100 test accuracy after 200 epochs"),
+    MetricSpec("imagenet16_valid", "%", "ImageNet16-120 validation accuracy after 200 epochs"),
+    MetricSpec("imagenet16_test", "%", "ImageNet16-120 test accuracy after 200 epochs"),
+    MetricSpec("cifar10_valid_12ep", "%", "CIFAR-10 validation accuracy after 12 epochs (REA's fitness)"),
+    MetricSpec("train_time_12ep_s", "s", "simulated seconds to train the 12-epoch proxy (the search's cost)"),
+    MetricSpec("params_m", "M", "parameters (millions) of the benchmark's 10-class network"),
+)
+# metric name -> (dataset, split) of the per-dataset accessors
+_METRIC_SPLITS: dict[str, tuple[str, str]] = {
+    "cifar10_valid": ("cifar10", "valid"),
+    "cifar10_test": ("cifar10", "test"),
+    "cifar100_valid": ("cifar100", "valid"),
+    "cifar100_test": ("cifar100", "test"),
+    "imagenet16_valid": ("imagenet16", "valid"),
+    "imagenet16_test": ("imagenet16", "test"),
+    "cifar10_valid_12ep": ("cifar10", "valid_12ep"),
+}
 _TABLE_FILE = "nb201.parquet"
 
 
@@ -83,7 +112,18 @@ def embedded_table_frame():
 
 
 class EmbeddedNB201Table:
-    """The NAS-Bench-201 table shipped with naswot (no download, all 15,625 cells)."""
+    """The NAS-Bench-201 table shipped with naswot (no download, all 15,625 cells).
+
+    As a :class:`~search_spaces.benchmarks.base.Benchmark`: ``lookup`` gives :data:`NB201_METRICS`,
+    NaN for the splits the table lacks (CIFAR-100 and ImageNet16-120 validation).
+    """
+
+    name = "nb201-embedded"
+    space_name = "nb201"
+    metrics = NB201_METRICS
+    fitness_names = ("cifar10_valid_12ep", "cifar10_valid")
+    default_fitness = "cifar10_valid_12ep"
+    cost_name = "train_time_12ep_s"
 
     def __init__(self, space: NB201Space | None = None) -> None:
         self.space = space or NB201Space()
@@ -116,6 +156,23 @@ class EmbeddedNB201Table:
         """Parameters (millions) of the benchmark's 10-class network."""
         return float(self._columns["params_m"][self.space.index(arch)])
 
+    def lookup(self, arch: NB201Cell) -> dict[str, float]:
+        """Every metric of :data:`NB201_METRICS` for ``arch`` (NaN where the table has no column).
+
+        Raises:
+            ArchitectureNotInBenchmarkError: ``arch`` is not an NB201 cell (the table holds every cell).
+        """
+        if not isinstance(arch, NB201Cell):
+            raise ArchitectureNotInBenchmarkError(f"{arch!r} is not a NAS-Bench-201 cell")
+        index = self.space.index(arch)
+        return {
+            m.name: float(self._columns[m.name][index]) if m.name in self._columns else math.nan for m in self.metrics
+        }
+
+    def cells(self) -> None:
+        """None: the table covers the whole space."""
+        return None
+
 
 # (dataset, split) -> (NATS dataset name, hp, key of get_more_info)
 _NATS_QUERIES: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -133,6 +190,9 @@ _NATS_QUERIES: dict[tuple[str, str], tuple[str, str, str]] = {
 
 class NATSTopologyBenchmark:
     """A user's real NATS-Bench topology directory, behind the same lookups as the embedded table.
+
+    As a :class:`~search_spaces.benchmarks.base.Benchmark` it answers every metric of
+    :data:`NB201_METRICS` (200-epoch accuracies of all three datasets, mean over seeds).
 
     Args:
         path: the ``NATS-tss-v1_0-3ffb9-simple`` directory (``meta.pickle.pbz2`` plus one
@@ -185,6 +245,36 @@ class NATSTopologyBenchmark:
 
     def train_time_12ep(self, arch: NB201Cell) -> float:
         return float(self._info(arch, "cifar10-valid", "12")["train-all-time"])
+
+    name = "nb201-nats-tss"
+    space_name = "nb201"
+    metrics = NB201_METRICS
+    fitness_names = ("cifar10_valid_12ep", "cifar10_valid", "cifar100_valid", "imagenet16_valid")
+    default_fitness = "cifar10_valid_12ep"
+    cost_name = "train_time_12ep_s"
+
+    def lookup(self, arch: NB201Cell) -> dict[str, float]:
+        """Every metric of :data:`NB201_METRICS` for ``arch``.
+
+        Raises:
+            ArchitectureNotInBenchmarkError: the directory has no record of ``arch``.
+        """
+        if not isinstance(arch, NB201Cell):
+            raise ArchitectureNotInBenchmarkError(f"{arch!r} is not a NAS-Bench-201 cell")
+        out = {name: self.accuracy(arch, *split) for name, split in _METRIC_SPLITS.items()}
+        out["train_time_12ep_s"] = self.train_time_12ep(arch)
+        index = int(self._api.query_index_by_arch(format_cell(arch)))
+        try:
+            out["params_m"] = float(self._api.get_cost_info(index, "cifar10-valid")["params"])
+        except (AssertionError, FileNotFoundError, KeyError) as exc:
+            raise ArchitectureNotInBenchmarkError(
+                f"no cost record of index {index} in {str(self.path)!r}: {exc}"
+            ) from exc
+        return {m.name: out[m.name] for m in self.metrics}
+
+    def cells(self) -> None:
+        """None: a NATS-Bench topology directory describes the whole space."""
+        return None
 
 
 def open_nb201_benchmark(path: str | Path | None = None, space: NB201Space | None = None) -> NB201Benchmark:

@@ -66,10 +66,10 @@ class Cell(nn.Module):
         nodes = [x]
         edge = 0
         for node in range(1, 4):
-            total = None
-            for src in range(node):
-                out = self.edges[edge](nodes[src])
-                total = out if total is None else total + out
+            total = self.edges[edge](nodes[0])
+            edge += 1
+            for src in range(1, node):
+                total = total + self.edges[edge](nodes[src])
                 edge += 1
             nodes.append(total)
         return nodes[-1]
