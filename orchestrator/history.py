@@ -159,7 +159,7 @@ class HistoryWriter:
         self.rows_written = 0
 
     def append(self, row: dict[str, Any]) -> None:
-        """Buffer ``row`` (flushed by size or age)."""
+        """Buffer ``row`` (flushed by size or age); mutates ``row``: a missing metric column is set to NaN."""
         for name in self.metric_names:
             row.setdefault(name, math.nan)
         self._rows.append(row)
