@@ -44,10 +44,11 @@ def rank_ensemble(columns: dict[str, np.ndarray]) -> np.ndarray:
     """
     if not columns:
         raise ValueError("an ensemble needs at least one proxy")
-    total = None
+    total: np.ndarray | None = None
     for values in columns.values():
         v = np.asarray(values, dtype=np.float64)
         v = np.where(np.isnan(v), -np.inf, v)
         ranks = rankdata(v, method="average")
         total = ranks if total is None else total + ranks
+    assert total is not None  # columns is not empty
     return total

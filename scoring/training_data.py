@@ -134,7 +134,7 @@ def read_npz_images(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if "images_uint8_nhwc" in arrays:
         images = np.transpose(arrays["images_uint8_nhwc"], (0, 3, 1, 2))
     elif "images_uint8_nchw" in arrays or "images" in arrays:
-        images = arrays.get("images_uint8_nchw", arrays.get("images"))
+        images = arrays["images_uint8_nchw"] if "images_uint8_nchw" in arrays else arrays["images"]
     else:
         raise BenchmarkDataError(
             f"{str(path)!r} has no 'images', 'images_uint8_nchw' or 'images_uint8_nhwc' array (has: {', '.join(arrays)})"

@@ -371,7 +371,7 @@ class NDSSpace:
 
     def format(self, arch: NDSCell) -> str:
         """Canonical JSON of ``arch`` (the genotype keys of the published records, width, depth)."""
-        obj = arch.genotype()
+        obj: dict[str, Any] = dict(arch.genotype())
         obj["width"] = arch.width
         obj["depth"] = arch.depth
         return json.dumps(obj)

@@ -33,7 +33,13 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
-LOCAL_RAY = {"address": "local", "num_cpus": 2, "include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+LOCAL_RAY = {
+    "address": "local",
+    "num_cpus": 2,
+    "include_dashboard": False,
+    "log_to_driver": False,
+    "configure_logging": False,
+}
 
 
 @pytest.fixture(scope="session")

@@ -195,7 +195,10 @@ class Cell(nn.Module):
             states.append(out)
             for s in free:
                 states[s] = None
-        return torch.cat([states[s] for s in self.concat], dim=1)
+        kept = [t for t in (states[s] for s in self.concat) if t is not None]
+        if len(kept) != len(self.concat):  # the cell frees only states nothing later reads
+            raise RuntimeError("internal error: a state of the cell's output was freed")
+        return torch.cat(kept, dim=1)
 
 
 class NDSNetwork(nn.Module):
