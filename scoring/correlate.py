@@ -27,11 +27,11 @@ from search_spaces import get_space, open_benchmark
 from search_spaces.errors import NaswotError
 
 from .correlation import correlate, rank_ensemble
-from .options import add_space_options, space_options_from_args
+from .options import add_image_options, add_space_options, add_store_options, space_options_from_args
 from .proxies import available_proxies, get_proxy
 from .scorer import INPUT_KINDS, ScorerConfig
 from .service import InlinePool, ScoringService
-from .store import DEFAULT_STORE, ScoreStore
+from .store import ScoreStore
 
 ACCURACIES = ("valid", "test")
 
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m scoring.correlate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_space_options(p)
-    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, imagenet16, or a comma list")
+    add_image_options(p, several_datasets=True, init_seed=False)
     p.add_argument(
         "--n", type=int, default=1000, help="distinct random cells (a sample benchmark: at most all its cells)"
     )
@@ -304,13 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled cells")
     p.add_argument("--workers", type=int, default=1, help="Ray scoring actors (1 = in this process)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--batch-seed", type=int, default=0, help="which minibatch (ablation: another one)")
     p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
     p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")
-    p.add_argument("--data-dir", default=None, help="a CIFAR python-batches directory (default: embedded images)")
-    p.add_argument("--store", default=str(DEFAULT_STORE))
-    p.add_argument("--no-store", action="store_true")
+    add_store_options(p)
     p.add_argument("--out", default="runs/correlate", help="directory for scores.parquet, correlations and figures")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")

@@ -39,12 +39,23 @@ def space_options_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], 
     return (("stem_channels", int(stem)),)
 
 
-def add_image_options(parser: argparse.ArgumentParser) -> None:
-    """``--dataset``, ``--batch-size``, ``--batch-seed``, ``--init-seed`` and ``--data-dir``."""
-    parser.add_argument("--dataset", choices=list(DATASETS), default="cifar10", help="images the cells are scored on")
+def add_image_options(
+    parser: argparse.ArgumentParser, *, several_datasets: bool = False, init_seed: bool = True
+) -> None:
+    """``--dataset``, ``--batch-size``, ``--batch-seed``, ``--init-seed`` and ``--data-dir``.
+
+    ``several_datasets``: ``--dataset`` takes a comma list (studies); ``init_seed=False`` leaves out
+    ``--init-seed`` (for commands that take several initialisations instead)."""
+    if several_datasets:
+        parser.add_argument("--dataset", default="cifar10", help=f"{', '.join(DATASETS)}, or a comma list")
+    else:
+        parser.add_argument(
+            "--dataset", choices=list(DATASETS), default="cifar10", help="images the cells are scored on"
+        )
     parser.add_argument("--batch-size", type=int, default=128, help="images per scoring minibatch")
     parser.add_argument("--batch-seed", type=int, default=0, help="which minibatch of the image pool")
-    parser.add_argument("--init-seed", type=int, default=0, help="initialisation seed of scored networks")
+    if init_seed:
+        parser.add_argument("--init-seed", type=int, default=0, help="initialisation seed of scored networks")
     parser.add_argument(
         "--data-dir",
         default=None,
