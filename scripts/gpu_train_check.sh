@@ -16,7 +16,6 @@ OUT="${2:-${OUT:-runs/gpu-check}}"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python
 mkdir -p "$OUT"
-export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 > "$OUT/gpu_util.csv" &
 SMI=$!

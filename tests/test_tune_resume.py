@@ -23,7 +23,7 @@ ARGS = [
 
 
 def _env(ray_tmp: str) -> dict[str, str]:
-    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_TMPDIR=ray_tmp, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+    env = dict(os.environ, RAY_TMPDIR=ray_tmp, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
