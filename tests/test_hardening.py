@@ -311,3 +311,27 @@ def test_history_records_the_searchers_choice(tmp_path):
         last = group.sort_values("tell_order").iloc[-1]
         chosen = group[group["trial_id"] == last["incumbent"]].iloc[0]
         assert chosen["score"] == group["score"].max()
+
+
+# -- Ray's authentication stays on ----------------------------------------------------------------------
+@pytest.mark.timeout(120)
+def test_a_private_local_ray_keeps_token_authentication():
+    import os
+    import subprocess
+    import sys
+
+    assert "RAY_AUTH_MODE" not in (ROOT / ".ci" / "run").read_text()
+    probe = (
+        "import os, ray\n"
+        "from cluster.ray_pool import ensure_ray\n"
+        "ensure_ray(num_cpus=1)\n"
+        "print('mode', os.environ.get('RAY_AUTH_MODE', 'unset'))\n"
+        "print('sum', ray.get(ray.remote(lambda: 1 + 1).options(num_cpus=0).remote()))\n"
+        "ray.shutdown()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=100)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "sum 2" in out.stdout
+    assert "mode disabled" not in out.stdout  # Ray's default (token) is kept: nothing switched it off
