@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArchitectureError
-from .nb201 import EDGE_SRC, ReLUConvBN, ResidualReduction, make_op
+from .nb201 import EDGE_SRC, Cell, ReLUConvBN, ResidualReduction, make_op
 
 # |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|
 BEST_CELL: tuple[str, ...] = (
@@ -62,28 +62,17 @@ def make_resizing_op(name: str, c_in: int, c_out: int) -> nn.Module:
     return make_op(name, c_out)  # raises InvalidArchitectureError for an unknown op
 
 
-class ShapeCell(nn.Module):
-    """A four-node NAS-Bench-201 cell from ``c_in`` to ``c_out`` channels (edge order as in NB201)."""
+class ShapeCell(Cell):
+    """A four-node NAS-Bench-201 cell from ``c_in`` to ``c_out`` channels (edge order as in NB201);
+    the edges out of the input node resize, and ``forward`` is NB201's :class:`Cell`'s."""
 
     def __init__(self, ops: Sequence[str], c_in: int, c_out: int) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # Cell's own __init__ builds same-width edges
         if len(ops) != len(EDGE_SRC):
             raise InvalidArchitectureError(f"a NAS-Bench-201 cell has {len(EDGE_SRC)} edges, got {len(ops)}")
         self.edges = nn.ModuleList(
             make_resizing_op(op, c_in, c_out) if src == 0 else make_op(op, c_out) for op, src in zip(ops, EDGE_SRC)
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        edge = 0
-        for node in range(1, 4):
-            total = self.edges[edge](nodes[0])
-            edge += 1
-            for src in range(1, node):
-                total = total + self.edges[edge](nodes[src])
-                edge += 1
-            nodes.append(total)
-        return nodes[-1]
 
 
 class NATSSizeNetwork(nn.Module):

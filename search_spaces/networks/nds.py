@@ -21,17 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArchitectureError
-
-
-class ReLUConvBN(nn.Sequential):
-    """ReLU, bias-free convolution, BatchNorm."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
+from .nb201 import ReLUConvBN  # ReLU, bias-free convolution, BatchNorm: the same block in both families
 
 
 class SepConv(nn.Sequential):
