@@ -73,3 +73,38 @@ def metric_names(benchmark: Benchmark) -> tuple[str, ...]:
 def nan_metrics(benchmark: Benchmark) -> dict[str, float]:
     """A metrics dict of ``benchmark`` with every value NaN (a failed lookup's row)."""
     return {m.name: math.nan for m in benchmark.metrics}
+
+
+NATS_KINDS = {"tss": ("topology", "NATS-tss-v1_0-3ffb9-simple"), "sss": ("size", "NATS-sss-v1_0-50262-simple")}
+
+
+def open_nats_api(path, kind: str):
+    """``nats_bench.create(path, kind, fast_mode=True)`` for a user's NATS-Bench directory.
+
+    Args:
+        path: the unpacked ``NATS-tss-v1_0-3ffb9-simple`` or ``NATS-sss-v1_0-50262-simple`` folder.
+        kind: ``"tss"`` (topology) or ``"sss"`` (size).
+
+    Raises:
+        BenchmarkDataError: the directory is missing, has no ``meta.pickle.pbz2``, or cannot be read
+            (the message names the directory and the folder expected).
+    """
+    from pathlib import Path
+
+    from ..errors import BenchmarkDataError
+
+    words, folder = NATS_KINDS[kind]
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise BenchmarkDataError(f"NATS-Bench {words} directory {str(path)!r} does not exist")
+    if not (path / "meta.pickle.pbz2").is_file():
+        raise BenchmarkDataError(
+            f"{str(path)!r} is not a NATS-Bench directory: it has no meta.pickle.pbz2 "
+            f"(expected the unpacked {folder} folder)"
+        )
+    import nats_bench
+
+    try:
+        return nats_bench.create(str(path), kind, fast_mode=True, verbose=False)
+    except (OSError, ValueError, AssertionError, EOFError) as exc:
+        raise BenchmarkDataError(f"cannot read NATS-Bench {words} directory {str(path)!r}: {exc}") from exc

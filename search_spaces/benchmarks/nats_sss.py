@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ArchitectureNotInBenchmarkError, BenchmarkDataError
+from ..errors import ArchitectureNotInBenchmarkError
 from ..nats_sss import NATSSizeCell, NATSSizeSpace, format_cell
-from .base import MetricSpec
+from .base import MetricSpec, open_nats_api
 
 NATS_SSS_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("cifar10_valid", "%", "CIFAR-10 validation accuracy after 90 epochs"),
@@ -58,19 +58,7 @@ class NATSSizeBenchmark:
     def __init__(self, path: str | Path, space: NATSSizeSpace | None = None) -> None:
         self.path = Path(path).expanduser()
         self.space = space or NATSSizeSpace()
-        if not self.path.is_dir():
-            raise BenchmarkDataError(f"NATS-Bench size directory {str(self.path)!r} does not exist")
-        if not (self.path / "meta.pickle.pbz2").is_file():
-            raise BenchmarkDataError(
-                f"{str(self.path)!r} is not a NATS-Bench directory: it has no meta.pickle.pbz2 "
-                "(expected the unpacked NATS-sss-v1_0-50262-simple folder)"
-            )
-        import nats_bench
-
-        try:
-            self._api = nats_bench.create(str(self.path), "sss", fast_mode=True, verbose=False)
-        except (OSError, ValueError, AssertionError, EOFError) as exc:
-            raise BenchmarkDataError(f"cannot read NATS-Bench size directory {str(self.path)!r}: {exc}") from exc
+        self._api = open_nats_api(self.path, "sss")
         self._cache: dict[int, dict[str, float]] = {}
 
     def lookup(self, arch: NATSSizeCell) -> dict[str, float]:

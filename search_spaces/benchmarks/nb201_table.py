@@ -27,9 +27,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pyarrow.parquet as pq
 
-from ..errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, UnknownNameError
+from ..errors import ArchitectureNotInBenchmarkError, UnknownNameError
 from ..nb201 import NB201Cell, NB201Space, format_cell
-from .base import MetricSpec
+from .base import MetricSpec, open_nats_api
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 SPLITS: tuple[str, ...] = ("test", "valid", "valid_12ep")
@@ -205,19 +205,7 @@ class NATSTopologyBenchmark:
     def __init__(self, path: str | Path, space: NB201Space | None = None) -> None:
         self.path = Path(path).expanduser()
         self.space = space or NB201Space()
-        if not self.path.is_dir():
-            raise BenchmarkDataError(f"NATS-Bench topology directory {str(self.path)!r} does not exist")
-        if not (self.path / "meta.pickle.pbz2").is_file():
-            raise BenchmarkDataError(
-                f"{str(self.path)!r} is not a NATS-Bench directory: it has no meta.pickle.pbz2 "
-                "(expected the unpacked NATS-tss-v1_0-3ffb9-simple folder)"
-            )
-        import nats_bench
-
-        try:
-            self._api = nats_bench.create(str(self.path), "tss", fast_mode=True, verbose=False)
-        except (OSError, ValueError, AssertionError, EOFError) as exc:
-            raise BenchmarkDataError(f"cannot read NATS-Bench topology directory {str(self.path)!r}: {exc}") from exc
+        self._api = open_nats_api(self.path, "tss")
         self._cache: dict[tuple[int, str, str], dict] = {}
 
     def available(self) -> tuple[tuple[str, str], ...]:
