@@ -424,13 +424,21 @@ def run_tune_experiment(
     from orchestrator.experiment import _versions, make_pool
     from orchestrator.scoring_service import ScoringService
     from scoring.store import ScoreStore
+    from scoring.training_data import load_training_data
     from search_spaces import get_space
 
     if config.algorithm not in TUNE_ALGORITHMS:
         raise NaswotError(f"--oracle tune runs {', '.join(TUNE_ALGORITHMS)}, not {config.algorithm}")
     run_dir = Path(run_dir).absolute()
-    run_dir.mkdir(parents=True, exist_ok=True)
     settings = options.train_settings(config.space, config.dataset, config.data_dir)
+    # validate, then act: the training images (a user's --data-dir or --images-npz) are read, and
+    # AREA's scoring inputs checked, before the run directory exists or Ray starts
+    load_training_data(settings.data)
+    if config.algorithm == "area" and not resume:
+        from orchestrator.experiment import prepare
+
+        prepare(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
     settings_dict = settings.to_dict()
     space = get_space(config.space)
     fitness_name = f"{config.dataset}_valid_{options.epochs}ep"

@@ -335,3 +335,13 @@ def test_a_private_local_ray_keeps_token_authentication():
     assert out.returncode == 0, out.stderr[-2000:]
     assert "sum 2" in out.stdout
     assert "mode disabled" not in out.stdout  # Ray's default (token) is kept: nothing switched it off
+
+
+def test_a_tune_run_with_a_bad_data_dir_fails_before_anything_starts(tmp_path, capsys, monkeypatch):
+    import cluster.ray_pool
+
+    monkeypatch.setattr(cluster.ray_pool, "ensure_ray", lambda *a, **k: pytest.fail("Ray was started"))
+    args = ["--oracle", "tune", "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "runs"), "--no-progress"]
+    assert rea_cli.main(args) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -75,6 +75,22 @@ def nan_metrics(benchmark: Benchmark) -> dict[str, float]:
     return {m.name: math.nan for m in benchmark.metrics}
 
 
+def nats_metrics(epochs: int) -> tuple[MetricSpec, ...]:
+    """The metrics of a NATS-Bench-style table whose full training is ``epochs`` long (NB201 / tss:
+    200, sss: 90): accuracies of the three datasets, the 12-epoch proxy, its training time, params."""
+    return (
+        MetricSpec("cifar10_valid", "%", f"CIFAR-10 validation accuracy after {epochs} epochs"),
+        MetricSpec("cifar10_test", "%", f"CIFAR-10 test accuracy after {epochs} epochs (trained on train+valid)"),
+        MetricSpec("cifar100_valid", "%", f"CIFAR-100 validation accuracy after {epochs} epochs"),
+        MetricSpec("cifar100_test", "%", f"CIFAR-100 test accuracy after {epochs} epochs"),
+        MetricSpec("imagenet16_valid", "%", f"ImageNet16-120 validation accuracy after {epochs} epochs"),
+        MetricSpec("imagenet16_test", "%", f"ImageNet16-120 test accuracy after {epochs} epochs"),
+        MetricSpec("cifar10_valid_12ep", "%", "CIFAR-10 validation accuracy after 12 epochs (REA's fitness)"),
+        MetricSpec("train_time_12ep_s", "s", "seconds to train the 12-epoch proxy on CIFAR-10 (the search's cost)"),
+        MetricSpec("params_m", "M", "parameters (millions) of the benchmark's 10-class network"),
+    )
+
+
 NATS_KINDS = {"tss": ("topology", "NATS-tss-v1_0-3ffb9-simple"), "sss": ("size", "NATS-sss-v1_0-50262-simple")}
 
 

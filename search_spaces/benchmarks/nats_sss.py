@@ -11,19 +11,9 @@ from pathlib import Path
 
 from ..errors import ArchitectureNotInBenchmarkError
 from ..nats_sss import NATSSizeCell, NATSSizeSpace, format_cell
-from .base import MetricSpec, open_nats_api
+from .base import MetricSpec, nats_metrics, open_nats_api
 
-NATS_SSS_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("cifar10_valid", "%", "CIFAR-10 validation accuracy after 90 epochs"),
-    MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after 90 epochs (trained on train+valid)"),
-    MetricSpec("cifar100_valid", "%", "CIFAR-100 validation accuracy after 90 epochs"),
-    MetricSpec("cifar100_test", "%", "CIFAR-100 test accuracy after 90 epochs"),
-    MetricSpec("imagenet16_valid", "%", "ImageNet16-120 validation accuracy after 90 epochs"),
-    MetricSpec("imagenet16_test", "%", "ImageNet16-120 test accuracy after 90 epochs"),
-    MetricSpec("cifar10_valid_12ep", "%", "CIFAR-10 validation accuracy after 12 epochs (REA's fitness)"),
-    MetricSpec("train_time_12ep_s", "s", "seconds to train the 12-epoch proxy on CIFAR-10 (the search's cost)"),
-    MetricSpec("params_m", "M", "parameters (millions) of the benchmark's 10-class network"),
-)
+NATS_SSS_METRICS: tuple[MetricSpec, ...] = nats_metrics(90)
 # metric -> (NATS dataset, hp, key of get_more_info)
 _QUERIES: dict[str, tuple[str, str, str]] = {
     "cifar10_valid": ("cifar10-valid", "90", "valid-accuracy"),

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ArchitectureNotInBenchmarkError, UnknownNameError
 from ..nb201 import NB201Cell, NB201Space, format_cell
-from .base import MetricSpec, open_nats_api
+from .base import MetricSpec, nats_metrics, open_nats_api
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 SPLITS: tuple[str, ...] = ("test", "valid", "valid_12ep")
@@ -45,17 +45,7 @@ METRIC_COLUMNS: dict[tuple[str, str], str] = {
 TRAIN_TIME_COLUMN = "train_time_12ep_s"
 
 # The metrics of every NB201 benchmark, in history column order.
-NB201_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("cifar10_valid", "%", "CIFAR-10 validation accuracy after 200 epochs"),
-    MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after 200 epochs (trained on train+valid)"),
-    MetricSpec("cifar100_valid", "%", "CIFAR-100 validation accuracy after 200 epochs"),
-    MetricSpec("cifar100_test", "%", "CIFAR-100 test accuracy after 200 epochs"),
-    MetricSpec("imagenet16_valid", "%", "ImageNet16-120 validation accuracy after 200 epochs"),
-    MetricSpec("imagenet16_test", "%", "ImageNet16-120 test accuracy after 200 epochs"),
-    MetricSpec("cifar10_valid_12ep", "%", "CIFAR-10 validation accuracy after 12 epochs (REA's fitness)"),
-    MetricSpec("train_time_12ep_s", "s", "simulated seconds to train the 12-epoch proxy (the search's cost)"),
-    MetricSpec("params_m", "M", "parameters (millions) of the benchmark's 10-class network"),
-)
+NB201_METRICS: tuple[MetricSpec, ...] = nats_metrics(200)
 # metric name -> (dataset, split) of the per-dataset accessors
 _METRIC_SPLITS: dict[str, tuple[str, str]] = {
     "cifar10_valid": ("cifar10", "valid"),

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArchitectureError
-from .nb201 import EDGE_SRC, Cell, ReLUConvBN, ResidualReduction, make_op
+from .nb201 import EDGE_SRC, Cell, NB201Network, ReLUConvBN, ResidualReduction, make_op
 
 # |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|
 BEST_CELL: tuple[str, ...] = (
@@ -75,11 +75,12 @@ class ShapeCell(Cell):
         )
 
 
-class NATSSizeNetwork(nn.Module):
-    """The size-space network of five layer widths (see the module docstring)."""
+class NATSSizeNetwork(NB201Network):
+    """The size-space network of five layer widths (see the module docstring); its head and
+    ``forward`` are NB201's."""
 
     def __init__(self, channels: Sequence[int], num_classes: int, ops: Sequence[str] = BEST_CELL) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # NB201Network's own __init__ builds fixed-width stages
         channels = [int(c) for c in channels]
         if len(channels) != NUM_LAYERS or min(channels) < 1:
             raise InvalidArchitectureError(f"the size space has {NUM_LAYERS} positive widths, got {channels}")
@@ -94,11 +95,4 @@ class NATSSizeNetwork(nn.Module):
             else:
                 layers.append(ShapeCell(ops, c_prev, c))
             c_prev = c
-        self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.lastact(self.cells(self.stem(x)))
-        return self.classifier(torch.flatten(self.pool(out), 1))
+        self._finish(layers, c_prev, num_classes)

@@ -109,6 +109,10 @@ class NB201Network(nn.Module):
                 layers.append(ResidualReduction(c_prev, c))
             layers.extend(Cell(ops, c) for _ in range(cells_per_stage))
             c_prev = c
+        self._finish(layers, c_prev, num_classes)
+
+    def _finish(self, layers: list[nn.Module], c_prev: int, num_classes: int) -> None:
+        """The cells, then BatchNorm + ReLU, global average pooling and the linear head."""
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
