@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search_spaces.errors import NaswotError
+from search_spaces.core.errors import NaswotError
 
 
 class LocalClusterError(NaswotError, RuntimeError):

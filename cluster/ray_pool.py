@@ -40,18 +40,17 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scoring.scorer import CellScorer, ScorerConfig
-from scoring.service import failed_record
-from scoring.store import ScoreRecord
-from search_spaces.errors import NaswotError
-
-from .resources import (
+from cluster.resources import (
     DEFAULT_TASK_TIMEOUT_S,
     ActorResources,
     ResourceRequestError,
     default_startup_timeout,
     resolve_resources,
 )
+from scoring.scorer import CellScorer, ScorerConfig
+from scoring.service import failed_record
+from scoring.store import ScoreRecord
+from search_spaces.core.errors import NaswotError
 
 # Where a record was scored ("ray-actor-0.1@1a2b3c4d/gpu0") travels in ScoreRecord.worker, and from
 # there into the history's worker column.

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from search_spaces.errors import NaswotError, UnknownNameError
+from search_spaces.core.errors import NaswotError, UnknownNameError
 
 DEVICES = ("auto", "cpu", "cuda")
 LOCAL_STARTUP_TIMEOUT_S = 120.0  # a private local Ray: actors start in seconds (torch import included)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from scoring.training_data import DataSpec, augment, load_training_data, normalise
-from search_spaces.errors import NaswotError
+from search_spaces.core.errors import NaswotError
 
 CHECKPOINT_FILE = "state.pt"
 METRIC = "valid_acc"

@@ -42,16 +42,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from orchestrator.history import CONFIG_FILE, HistoryWriter, history_row, load_history, write_json_atomic
-from orchestrator.records import Kind, Result, Trial
-from scoring.store import write_parquet_atomic
+from cluster.trainable import METRIC, TrainSettings, train_cell
+from orchestrator.history import CONFIG_FILE, HistoryWriter, history_row, load_history
 from scoring.training_data import DataSpec
-from search_spaces.errors import NaswotError
-
-from .trainable import METRIC, TrainSettings, train_cell
+from search_spaces.core.atomic import write_json_atomic, write_parquet_atomic
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.records import Kind, Result, Trial
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .tune_searcher import AskTellAdapter
+    from cluster.tune_searcher import AskTellAdapter
 
 CURVES_DIR = "curves.parquet"
 TUNE_DIR = "tune"
@@ -390,7 +389,7 @@ def _ensure_ray(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    from .ray_pool import ensure_ray
+    from cluster.ray_pool import ensure_ray
 
     ensure_ray(address)
     return True
@@ -534,7 +533,7 @@ def _fresh_tuner(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from .tune_searcher import AskTellAdapter
+    from cluster.tune_searcher import AskTellAdapter
 
     adapter_ref: list[AskTellAdapter] = []
     writer = HistoryWriter(run_dir, flush_every=10_000)

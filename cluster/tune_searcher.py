@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from orchestrator.records import Kind, Phase, Result, Status, Trial
-from search_spaces.errors import NaswotError
-
-from .trainable import METRIC
+from cluster.trainable import METRIC
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.records import Kind, Phase, Result, Status, Trial
 
 STATE_VERSION = 1
 

@@ -6,8 +6,8 @@ P scores, then evolve on accuracy, within a simulated time budget that also pays
 
 from __future__ import annotations
 
-from .cli import main_for
-from .rea import add_evolution_arguments, evolution_options
+from orchestrator.cli import main_for
+from orchestrator.rea import add_evolution_arguments, evolution_options
 
 
 def _add(parser) -> None:

@@ -20,14 +20,13 @@ import time
 
 import numpy as np
 
+from orchestrator.driver import SimulatedDriver
+from orchestrator.experiment import ExperimentConfig, run_experiment
+from orchestrator.oracles import LookupOracle
+from orchestrator.searchers import RegularizedEvolution
 from scoring.scorer import ScorerConfig
 from search_spaces import get_space
-from search_spaces.benchmarks import EmbeddedNB201Table
-
-from .driver import SimulatedDriver
-from .experiment import ExperimentConfig, run_experiment
-from .oracles import LookupOracle
-from .searchers import RegularizedEvolution
+from search_spaces.nb201.benchmark import EmbeddedNB201Table
 
 
 def bench_driver(runs: int, budget: float) -> None:

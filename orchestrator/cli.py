@@ -7,6 +7,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from orchestrator.experiment import ExperimentConfig, new_run_dir, prepare, resume_config, run_experiment
+from orchestrator.history import load_history
+from orchestrator.report import format_table, summarise
 from scoring.options import (
     add_image_options,
     add_space_options,
@@ -14,11 +17,7 @@ from scoring.options import (
     space_options_from_args,
     store_from_args,
 )
-from search_spaces.errors import NaswotError
-
-from .experiment import ExperimentConfig, new_run_dir, prepare, resume_config, run_experiment
-from .history import load_history
-from .report import format_table, summarise
+from search_spaces.core.errors import NaswotError
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -27,13 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from search_spaces.errors import NaswotError
-
-from .history import HistoryWriter, history_row
-from .oracles import Oracle
-from .records import Kind, Result, Status, Trial
-from .scoring_service import ScoringService
-from .searchers import Searcher
+from orchestrator.history import HistoryWriter, history_row
+from orchestrator.oracles import Oracle
+from orchestrator.scoring_service import ScoringService
+from orchestrator.searchers import Searcher
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.records import Kind, Result, Status, Trial
 
 PREFETCH_LIMIT = 10_000
 
@@ -105,7 +104,7 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
 def result_from_row(row: Mapping[str, Any]) -> Result:
     """Rebuild the Result of a history row (for replay on resume); its metrics are the row's metric
     columns, whatever the benchmark."""
-    from .history import metric_columns
+    from orchestrator.history import metric_columns
 
     kind = Kind(row["kind"])
     status = Status(row["status"])

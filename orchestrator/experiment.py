@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.driver import RunOutcome, SimulatedDriver
+from orchestrator.history import CONFIG_FILE, HistoryWriter, load_history, read_config
+from orchestrator.oracles import LookupOracle, NoBenchmarkOracle, open_oracle
+from orchestrator.scoring_service import InlinePool, ScoringService
+from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE, ScoreStore
 from search_spaces import UnknownNameError, get_space, open_benchmark
-from search_spaces.errors import NaswotError
-
-from .driver import RunOutcome, SimulatedDriver
-from .history import CONFIG_FILE, HistoryWriter, load_history, read_config, write_json_atomic
-from .oracles import LookupOracle, NoBenchmarkOracle, open_oracle
-from .scoring_service import InlinePool, ScoringService
-from .searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution
+from search_spaces.core.atomic import write_json_atomic
+from search_spaces.core.errors import NaswotError
 
 ALGORITHMS = ("naswot", "random", "rea", "area")
 NEEDS_SCORES = {"naswot", "area"}

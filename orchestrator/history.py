@@ -23,10 +23,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring.store import write_parquet_atomic
-from search_spaces.errors import NaswotError
-
-from .records import METRIC_NAMES, Result, Trial
+from search_spaces.core.atomic import write_parquet_atomic
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.records import METRIC_NAMES, Result, Trial
 
 HISTORY_DIR = "history.parquet"
 CONFIG_FILE = "config.json"
@@ -246,12 +245,6 @@ def load_history(run_dir: str | Path, repair: bool = False):
     frame = table.to_pandas()
     frame = frame.drop_duplicates(subset=["seed", "trial_id"], keep="first")
     return frame.sort_values(["seed", "tell_order"], kind="stable").reset_index(drop=True)
-
-
-def write_json_atomic(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 def read_config(run_dir: str | Path) -> dict:

@@ -5,7 +5,7 @@ python -m orchestrator.naswot --n 100 --runs 500
 
 from __future__ import annotations
 
-from .cli import main_for
+from orchestrator.cli import main_for
 
 
 def _add(parser) -> None:

@@ -11,10 +11,9 @@ import math
 from typing import Protocol
 
 from search_spaces import UnknownNameError
-from search_spaces.base import SearchSpace
-from search_spaces.benchmarks.base import Benchmark, metric_names
-
-from .records import Result, Status
+from search_spaces.core.benchmark import Benchmark, metric_names
+from search_spaces.core.records import Result, Status
+from search_spaces.core.space import SearchSpace
 
 
 class Oracle(Protocol):
@@ -131,7 +130,7 @@ def open_oracle(
         UnknownNameError: ``fitness`` is not one of the benchmark's fitness names (``needs_full``).
     """
     from search_spaces import NaswotError
-    from search_spaces.sampled import SampledSpace
+    from search_spaces.core.sampled import SampledSpace
 
     if benchmark is None:
         if needs_full:

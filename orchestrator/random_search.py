@@ -5,7 +5,7 @@ python -m orchestrator.random_search --runs 50 --budget 12000
 
 from __future__ import annotations
 
-from .cli import main_for
+from orchestrator.cli import main_for
 
 
 def _add(parser) -> None:

@@ -5,7 +5,7 @@ python -m orchestrator.rea --runs 50 --budget 12000
 
 from __future__ import annotations
 
-from .cli import main_for
+from orchestrator.cli import main_for
 
 
 def add_evolution_arguments(parser) -> None:

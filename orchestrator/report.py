@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .history import load_history, metric_columns
-from .records import METRIC_NAMES
+from orchestrator.history import load_history, metric_columns
+from search_spaces.core.records import METRIC_NAMES
 
 COLUMN_TITLES = {
     "cifar10_valid": "C10 valid",

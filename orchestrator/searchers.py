@@ -15,9 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from search_spaces.base import SearchSpace
-
-from .records import Kind, Phase, Result, Trial
+from search_spaces.core.records import Kind, Phase, Result, Trial
+from search_spaces.core.space import SearchSpace
 
 
 def ensemble_order(items: list[tuple[Trial, Result]], proxies: tuple[str, ...]) -> list[tuple[Trial, Result]]:

@@ -14,8 +14,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .naswot import naswot_kernel, naswot_score
-    from .proxies import available_proxies, get_proxy
+    from scoring.naswot import naswot_kernel, naswot_score
+    from scoring.proxies import available_proxies, get_proxy
 
 _PUBLIC = {
     "naswot_score": ".naswot",

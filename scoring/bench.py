@@ -27,15 +27,14 @@ import torch
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
+from scoring.cells import build_seeded
+from scoring.data import NUM_CLASSES, load_batch
+from scoring.naswot import KernelAccumulator, log_abs_det, relu_hooks
+from scoring.options import add_space_options, space_options_from_args
+from scoring.reference import paper_naswot_score
 from search_spaces import get_space, open_benchmark
-from search_spaces.errors import ArchitectureNotInBenchmarkError
-from search_spaces.sampled import SampledSpace
-
-from .cells import build_seeded
-from .data import NUM_CLASSES, load_batch
-from .naswot import KernelAccumulator, log_abs_det, relu_hooks
-from .options import add_space_options, space_options_from_args
-from .reference import paper_naswot_score
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError
+from search_spaces.core.sampled import SampledSpace
 
 
 def _timed(fn):

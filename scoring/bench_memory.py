@@ -50,10 +50,9 @@ def child(space_name: str, width: int, depth: int, batch: int, cells: int, seed:
     import numpy as np
     import torch
 
+    from scoring.data import load_batch
+    from scoring.naswot import KernelAccumulator, log_abs_det, relu_hooks
     from search_spaces import get_space
-
-    from .data import load_batch
-    from .naswot import KernelAccumulator, log_abs_det, relu_hooks
 
     space = get_space(space_name, width=width, depth=depth)
     images = load_batch("cifar10", batch, 0)[0]
@@ -114,7 +113,7 @@ def gram_speed(units: int = 16384, batch: int = 128, repeats: int = 3) -> dict[s
     (int8 on the CPU) and a plain float32 matmul, best of ``repeats``."""
     import torch
 
-    from .naswot import binary_gram
+    from scoring.naswot import binary_gram
 
     codes = torch.rand(batch, units, generator=torch.Generator().manual_seed(0)) > 0.5
     as_float = codes.to(torch.float32)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from search_spaces.base import SearchSpace
-
-from .naswot import naswot_score
+from scoring.naswot import naswot_score
+from search_spaces.core.space import SearchSpace
 
 
 def build_seeded(

@@ -23,15 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoring.correlation import correlate, rank_ensemble
+from scoring.options import add_image_options, add_space_options, add_store_options, space_options_from_args
+from scoring.proxies import available_proxies, get_proxy
+from scoring.scorer import INPUT_KINDS, ScorerConfig
+from scoring.service import InlinePool, ScoringService
+from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
-from search_spaces.errors import NaswotError
-
-from .correlation import correlate, rank_ensemble
-from .options import add_image_options, add_space_options, add_store_options, space_options_from_args
-from .proxies import available_proxies, get_proxy
-from .scorer import INPUT_KINDS, ScorerConfig
-from .service import InlinePool, ScoringService
-from .store import ScoreStore
+from search_spaces.core.errors import NaswotError
 
 ACCURACIES = ("valid", "test")
 

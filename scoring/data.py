@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search_spaces.errors import BenchmarkDataError, UnknownNameError
+from search_spaces.core.errors import BenchmarkDataError, UnknownNameError
 
 # Per-channel mean/std in [0, 1] units, as in the NAS-Bench-201 data pipeline.
 NORMALISATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {

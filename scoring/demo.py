@@ -13,13 +13,12 @@ import numpy as np
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
+from scoring.cells import score_cell
+from scoring.data import NUM_CLASSES, load_batch
+from scoring.options import add_space_options, space_options_from_args
 from search_spaces import get_space, open_benchmark
-from search_spaces.errors import ArchitectureNotInBenchmarkError
-from search_spaces.sampled import SampledSpace
-
-from .cells import score_cell
-from .data import NUM_CLASSES, load_batch
-from .options import add_space_options, space_options_from_args
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError
+from search_spaces.core.sampled import SampledSpace
 
 
 def main(argv: list[str] | None = None) -> None:

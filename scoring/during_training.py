@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cluster.tune_run import TuneOptions, load_curves, run_tune_experiment
     from orchestrator.experiment import ExperimentConfig, new_run_dir
-    from search_spaces.errors import NaswotError
+    from search_spaces.core.errors import NaswotError
 
     try:
         if args.from_run:

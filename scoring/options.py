@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from .data import DATASETS
-from .store import DEFAULT_STORE
+from scoring.data import DATASETS
+from scoring.store import DEFAULT_STORE
 
 
 def add_space_options(parser: argparse.ArgumentParser) -> None:

@@ -38,9 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search_spaces.errors import UnknownNameError
-
-from .naswot import naswot_score
+from scoring.naswot import naswot_score
+from search_spaces.core.errors import UnknownNameError
 
 Proxy = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 

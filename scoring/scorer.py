@@ -18,14 +18,13 @@ from typing import Any
 
 import torch
 
+from scoring.cells import build_seeded
+from scoring.data import NUM_CLASSES, load_pool
+from scoring.hardware import describe_device
+from scoring.proxies import get_proxy, uses_labels
+from scoring.store import ScoreKey, ScoreRecord
 from search_spaces import UnknownNameError, get_space
-
-from .cells import build_seeded
-from .data import NUM_CLASSES, load_pool
-from .hardware import describe_device
-from .proxies import get_proxy, uses_labels
-from .status import Status
-from .store import ScoreKey, ScoreRecord
+from search_spaces.core.status import Status
 
 INPUT_KINDS = ("images", "noise")
 

@@ -17,11 +17,10 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from search_spaces.base import SearchSpace
-
-from .scorer import CellScorer, ScorerConfig
-from .status import Status
-from .store import ScoreKey, ScoreRecord, ScoreStore
+from scoring.scorer import CellScorer, ScorerConfig
+from scoring.store import ScoreKey, ScoreRecord, ScoreStore
+from search_spaces.core.space import SearchSpace
+from search_spaces.core.status import Status
 
 Request = tuple  # (arch string, init seed) or (arch string, init seed, proxy name)
 
@@ -46,7 +45,7 @@ class InlinePool:
     def __init__(self, config: ScorerConfig) -> None:
         self.config = config
         self._scorer: CellScorer | None = None
-        from .hardware import describe_device
+        from scoring.hardware import describe_device
 
         self.hardware = describe_device(config.device)
 

@@ -18,7 +18,6 @@ a clear message, never misread.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -27,9 +26,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from search_spaces.errors import NaswotError
-
-from .status import Status
+from search_spaces.core.atomic import write_parquet_atomic
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.status import Status
 
 STORE_VERSION = "2"
 _VERSION_KEY = b"naswot.score_store.version"
@@ -166,19 +165,6 @@ def read_store_part(path: Path) -> list[dict]:
         return pq.read_table(path, schema=SCHEMA).to_pylist()
     except (OSError, pa.ArrowException) as exc:
         raise ScoreStoreError(f"score store part {str(path)!r} cannot be read: {exc}") from exc
-
-
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` through a temporary file in the same directory and a rename."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class ScoreStore:

@@ -17,14 +17,13 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
+from scoring.options import add_image_options, add_space_options, add_store_options, space_options_from_args
+from scoring.scorer import ScorerConfig
+from scoring.service import InlinePool, ScoringService
+from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
-from search_spaces.errors import NaswotError
-from search_spaces.sampled import SampledSpace
-
-from .options import add_image_options, add_space_options, add_store_options, space_options_from_args
-from .scorer import ScorerConfig
-from .service import InlinePool, ScoringService
-from .store import ScoreStore
+from search_spaces.core.errors import NaswotError
+from search_spaces.core.sampled import SampledSpace
 
 
 def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot_n: int, every: bool) -> list:
@@ -33,7 +32,7 @@ def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot
     Raises:
         NaswotError: ``every`` for a space that can neither be enumerated nor has a sample benchmark.
     """
-    from .correlate import select_cells
+    from scoring.correlate import select_cells
 
     sample = benchmark.cells() if benchmark is not None else None
     ordered = []

@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search_spaces.errors import BenchmarkDataError, UnknownNameError
-
-from .data import NORMALISATION, NUM_CLASSES, cifar_python_pool, embedded_pool
+from scoring.data import NORMALISATION, NUM_CLASSES, cifar_python_pool, embedded_pool
+from search_spaces.core.errors import BenchmarkDataError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

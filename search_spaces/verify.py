@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import available_spaces, get_space, open_benchmark
-from .errors import ArchitectureNotInBenchmarkError
+from search_spaces import available_spaces, get_space, open_benchmark
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError
 
 DEFAULT_TOLERANCE = {"nb101": 64}
 # nasbench_pytorch turns tensors into numpy arrays while it builds: its networks are built on the CPU.

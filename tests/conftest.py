@@ -23,7 +23,7 @@ def nb201():
 
 @pytest.fixture(scope="session")
 def nb201_table(nb201):
-    from search_spaces.benchmarks import EmbeddedNB201Table
+    from search_spaces.nb201.benchmark import EmbeddedNB201Table
 
     return EmbeddedNB201Table(nb201)
 

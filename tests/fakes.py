@@ -6,8 +6,8 @@ import math
 import time
 
 from scoring.scorer import ScorerConfig
-from scoring.status import Status
 from scoring.store import ScoreRecord
+from search_spaces.core.status import Status
 
 
 class FormulaPool:

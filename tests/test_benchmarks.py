@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from search_spaces import ArchitectureNotInBenchmarkError, BenchmarkDataError, UnknownNameError
-from search_spaces.benchmarks import NATSTopologyBenchmark, open_nb201_benchmark
+from search_spaces.nb201.benchmark import NATSTopologyBenchmark, open_nb201_benchmark
 
 FIXTURE = Path(__file__).parent / "fixtures" / "NATS-tss-v1_0-3ffb9-simple"
 
@@ -65,7 +65,7 @@ def test_nats_missing_architecture_and_directory(nb201, tmp_path):
 
 
 def test_nb201_sources_implement_the_benchmark_seam(nb201, nb201_table):
-    from search_spaces.benchmarks.base import Benchmark, metric_names
+    from search_spaces.core.benchmark import Benchmark, metric_names
 
     nats = NATSTopologyBenchmark(FIXTURE, nb201)
     expected = (

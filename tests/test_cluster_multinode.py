@@ -16,7 +16,7 @@ import pytest
 from orchestrator.experiment import ExperimentConfig, run_experiment
 from orchestrator.history import load_history
 from scoring.scorer import ScorerConfig
-from scoring.status import Status
+from search_spaces.core.status import Status
 
 from .conftest import LOCAL_RAY
 

@@ -12,11 +12,11 @@ from orchestrator.driver import ResumeMismatchError, SimulatedDriver
 from orchestrator.experiment import ExperimentConfig, run_experiment
 from orchestrator.history import HISTORY_DIR, SCHEMA, HistoryWriter, load_history
 from orchestrator.oracles import LookupOracle
-from orchestrator.records import METRIC_NAMES
 from orchestrator.report import final_choices
 from orchestrator.scoring_service import ScoringService
 from orchestrator.searchers import NASWOTSearch, RegularizedEvolution
 from search_spaces import UnknownNameError
+from search_spaces.core.records import METRIC_NAMES
 
 from .fakes import FormulaPool
 

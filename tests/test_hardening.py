@@ -16,11 +16,11 @@ from orchestrator import naswot as naswot_cli
 from orchestrator import rea as rea_cli
 from orchestrator.driver import SimulatedDriver
 from orchestrator.history import HISTORY_DIR, HistoryWriter, load_history
-from orchestrator.records import Result, Status
 from orchestrator.searchers import RegularizedEvolution
 from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore, ScoreStoreError
+from search_spaces.core.records import Result, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 TSS_FIXTURE = ROOT / "tests" / "fixtures" / "NATS-tss-v1_0-3ffb9-simple"
@@ -172,7 +172,7 @@ class _ExplodingOracle:
 def test_any_exception_of_one_candidate_is_a_failed_row_and_the_run_goes_on(nb201, tmp_path):
     from orchestrator.driver import combine_scores
     from orchestrator.oracles import LookupOracle
-    from search_spaces.benchmarks import EmbeddedNB201Table
+    from search_spaces.nb201.benchmark import EmbeddedNB201Table
 
     inner = LookupOracle(nb201, EmbeddedNB201Table(nb201))
     rng = np.random.default_rng(0)

@@ -16,7 +16,7 @@ from search_spaces import (
     get_space,
     open_benchmark,
 )
-from search_spaces.nb101 import OPS, NB101Cell, graph_hash, make_cell, parse_cell, prune
+from search_spaces.nb101.space import OPS, NB101Cell, graph_hash, make_cell, parse_cell, prune
 
 CONV3, CONV1, POOL = OPS
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from search_spaces import InvalidArchitectureError, UnknownNameError, get_space
-from search_spaces.nb201 import NUM_CELLS, OPS, NB201Cell, cell_from_code, format_cell, parse_cell
+from search_spaces.nb201.space import NUM_CELLS, OPS, NB201Cell, cell_from_code, format_cell, parse_cell
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -16,7 +16,7 @@ def test_get_space_unknown_lists_known():
 
 
 def test_all_cells_round_trip_and_match_table_order(nb201, nb201_table):
-    from search_spaces.benchmarks.nb201_table import embedded_arch_strings
+    from search_spaces.nb201.table import embedded_arch_strings
 
     strings = embedded_arch_strings()
     assert len(strings) == NUM_CELLS == len(set(strings))

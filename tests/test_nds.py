@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from search_spaces import available_spaces, get_space, open_benchmark
-from search_spaces.base import SearchSpace
-from search_spaces.benchmarks.base import Benchmark
-from search_spaces.errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
-from search_spaces.nds import SPECS, concat_for, nds_space_names
+from search_spaces.core.benchmark import Benchmark
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
+from search_spaces.core.space import SearchSpace
+from search_spaces.nds.space import SPECS, concat_for, nds_space_names
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nds"
 NAMES = nds_space_names()

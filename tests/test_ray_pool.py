@@ -11,7 +11,7 @@ import pytest
 from orchestrator.experiment import ExperimentConfig, run_experiment
 from orchestrator.history import load_history
 from scoring.scorer import CellScorer, ScorerConfig
-from scoring.status import Status
+from search_spaces.core.status import Status
 
 pytestmark = pytest.mark.ray
 
@@ -93,7 +93,7 @@ def test_requests_may_name_another_proxy(pool, archs, nb201):
 
 def test_resources_are_the_users_choice():
     from cluster.resources import ResourceRequestError, resolve_resources
-    from search_spaces.errors import UnknownNameError
+    from search_spaces.core.errors import UnknownNameError
 
     no_gpu, gpus = {"CPU": 2.0}, {"CPU": 8.0, "GPU": 4.0}
     assert resolve_resources("auto", 8, no_gpu) == resolve_resources("cpu", 8, no_gpu)

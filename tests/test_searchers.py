@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from orchestrator.records import Kind, Phase, Result, Status
 from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution
+from search_spaces.core.records import Kind, Phase, Result, Status
 
 FACTORIES = {
     "random": lambda s, r: RandomSearch(s, r),

@@ -2,7 +2,7 @@
 
 Parametrised over ``search_spaces.available_spaces()``: a space registered later joins these tests
 by itself. A space whose benchmark is not embedded may name a small fixture in BENCHMARK_FIXTURES
-(a path under tests/fixtures) and the cells it holds in FIXTURE_CELLS.
+(a path under tests/fixtures) and the cells it holds in its ``SpaceEntry``.
 """
 
 from __future__ import annotations
@@ -21,20 +21,20 @@ from search_spaces import (
     available_spaces,
     get_space,
     open_benchmark,
+    space_entry,
 )
-from search_spaces.base import SearchSpace
-from search_spaces.benchmarks.base import Benchmark
+from search_spaces.core.benchmark import Benchmark
+from search_spaces.core.space import SearchSpace
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# space -> fixture path for open_benchmark (None: the space's embedded table, if any)
-BENCHMARK_FIXTURES: dict[str, Path] = {"nats_sss": FIXTURES / "NATS-sss-v1_0-50262-simple"}
-BENCHMARK_FIXTURES.update(  # synthetic NDS json files (tests/fixtures/nds/PROVENANCE.md)
-    {f"nds_{t.lower()}": FIXTURES / "nds" / f"{t}.json" for t in ("DARTS", "ENAS", "Amoeba", "NASNet", "PNAS")}
-)
+# space -> fixture path for open_benchmark (None: the space's embedded table, if any), as each space declares
+BENCHMARK_FIXTURES: dict[str, Path] = {
+    name: FIXTURES / space_entry(name).test_fixture for name in available_spaces() if space_entry(name).test_fixture
+}
 # space -> cell strings its fixture holds (for benchmarks that cover the space but ship few records)
-FIXTURE_CELLS: dict[str, tuple[str, ...]] = {"nats_sss": ("8:8:8:8:8", "8:8:8:16:32", "8:8:40:32:40")}
+FIXTURE_CELLS: dict[str, tuple[str, ...]] = {n: c for n in available_spaces() if (c := space_entry(n).fixture_cells)}
 # space -> a cell string its benchmark (fixture) has no record of
-MISSING_CELLS: dict[str, str] = {"nats_sss": "64:64:64:64:64"}
+MISSING_CELLS: dict[str, str] = {n: m for n in available_spaces() if (m := space_entry(n).missing_cell)}
 
 SPACES = available_spaces()
 
@@ -122,7 +122,7 @@ def test_benchmark_declares_a_consistent_schema(space, benchmark):
 
 
 def _known_cells(space, benchmark) -> list:
-    if space.name in FIXTURE_CELLS:
+    if FIXTURE_CELLS.get(space.name):
         return [space.parse(t) for t in FIXTURE_CELLS[space.name]]
     held = benchmark.cells()
     if held is not None:

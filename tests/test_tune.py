@@ -69,8 +69,8 @@ def test_searcher_save_restore_round_trips(tmp_path):
 
 
 def test_adapter_scores_area_cells_before_suggesting():
-    from orchestrator.records import Kind, Result, Status
     from search_spaces import get_space
+    from search_spaces.core.records import Kind, Result, Status
 
     scored = []
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import SearchSpace
-from .errors import InvalidArchitectureError
+from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.core.space import SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

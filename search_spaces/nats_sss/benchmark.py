@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ArchitectureNotInBenchmarkError
-from ..nats_sss import NATSSizeCell, NATSSizeSpace, format_cell
-from .base import MetricSpec, nats_metrics, open_nats_api
+from search_spaces.core.benchmark import MetricSpec
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError
+from search_spaces.nats_sss.space import NATSSizeCell, NATSSizeSpace, format_cell
+from search_spaces.nb201.nats import nats_metrics, open_nats_api
 
 NATS_SSS_METRICS: tuple[MetricSpec, ...] = nats_metrics(90)
 # metric -> (NATS dataset, hp, key of get_more_info)

@@ -52,3 +52,17 @@ class SearchSpace(Protocol):
     @property
     def size(self) -> int | None:
         """How many distinct cells the space holds, or ``None`` when it is too large to enumerate."""
+
+
+@runtime_checkable
+class IndexedSpace(SearchSpace, Protocol):
+    """A space whose cells are numbered by its benchmark (NB201: 0..15624, NATS sss: 0..32767).
+
+    ``size`` is an int; ``from_index(index(a)) == a`` for every cell ``a``.
+    """
+
+    def index(self, arch: Arch) -> int:
+        """The benchmark index of ``arch``."""
+
+    def from_index(self, index: int) -> Arch:
+        """The cell at benchmark index ``index``; raises ``InvalidArchitectureError`` out of range."""

@@ -20,8 +20,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import InvalidArchitectureError
-from .nb201 import ReLUConvBN  # ReLU, bias-free convolution, BatchNorm: the same block in both families
+from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.nb201.network import (
+    ReLUConvBN,  # ReLU, bias-free convolution, BatchNorm: the same block in both families
+)
 
 
 class SepConv(nn.Sequential):

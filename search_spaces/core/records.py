@@ -9,7 +9,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-from scoring.status import Status
+from search_spaces.core.status import Status
 
 __all__ = ["Kind", "Phase", "Result", "Status", "Trial", "METRIC_NAMES"]
 

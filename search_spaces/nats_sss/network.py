@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import InvalidArchitectureError
-from .nb201 import EDGE_SRC, Cell, NB201Network, ReLUConvBN, ResidualReduction, make_op
+from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.nb201.network import EDGE_SRC, Cell, NB201Network, ReLUConvBN, ResidualReduction, make_op
 
 # |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|
 BEST_CELL: tuple[str, ...] = (

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InvalidArchitectureError
+from search_spaces.core.errors import InvalidArchitectureError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -118,6 +118,6 @@ class NATSSizeSpace:
 
     def build(self, arch: NATSSizeCell, num_classes: int) -> nn.Module:
         """The benchmark's shape-searchable network with the best NB201 cell."""
-        from .networks.nats_sss import NATSSizeNetwork
+        from search_spaces.nats_sss.network import NATSSizeNetwork
 
         return NATSSizeNetwork(arch.channels, num_classes)

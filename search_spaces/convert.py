@@ -61,7 +61,7 @@ def convert_nb201(raw: Path, out: Path) -> None:
 
 def naslib_nb101_cell(text: str):
     """The NB101 cell of a NASLib tuple string: 49 adjacency entries row by row, then 7 op codes."""
-    from ..nb101 import make_cell
+    from search_spaces.nb101.space import make_cell
 
     values = [int(v) for v in text.strip("()").split(",")]
     if len(values) != 56:
@@ -75,7 +75,7 @@ def convert_nb101(raw: Path, out: Path) -> None:
     source's order. Isomorphic rows (repeats of small cells) are kept; the table groups them."""
     import json
 
-    from ..nb101 import format_cell
+    from search_spaces.nb101.space import format_cell
 
     data = json.loads((raw / "nb101" / "nb101_sample500.json").read_text())["nasbench101"]["cifar10"]
     rows = []

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
-from ..nds import NDSCell, NDSSpace
-from .base import MetricSpec
+from search_spaces.core.benchmark import MetricSpec
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
+from search_spaces.nds.space import NDSCell, NDSSpace
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after the last training epoch (100 - test_ep_top1[-1])"),

@@ -3,11 +3,11 @@
 Two sources behind one interface (:class:`NB201Benchmark`):
 
 * :class:`EmbeddedNB201Table` (default): the Parquet table shipped inside the package
-  (all 15,625 cells; see ``search_spaces/data/PROVENANCE.md``);
+  (all 15,625 cells; see ``search_spaces/nb201/PROVENANCE.md``);
 * :class:`NATSTopologyBenchmark`: a user's real NATS-Bench topology directory
   (``NATS-tss-v1_0-3ffb9-simple``), read with ``nats_bench.create(path, 'tss', fast_mode=True)``.
 
-Both implement the generic :class:`~search_spaces.benchmarks.base.Benchmark` seam (``metrics``,
+Both implement the generic :class:`~search_spaces.core.benchmark.Benchmark` seam (``metrics``,
 ``lookup``; see :data:`NB201_METRICS`: fitness ``cifar10_valid_12ep``, cost ``train_time_12ep_s``,
 NaN for what the embedded table lacks) as well as the older per-dataset accessors below.
 
@@ -19,17 +19,16 @@ fitness in the benchmark papers). Accuracies are percentages.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from ..errors import ArchitectureNotInBenchmarkError, UnknownNameError
-from ..nb201 import NB201Cell, NB201Space, format_cell
-from .base import MetricSpec, nats_metrics, open_nats_api
+from search_spaces.core.benchmark import MetricSpec
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError, UnknownNameError
+from search_spaces.nb201.nats import nats_metrics, open_nats_api
+from search_spaces.nb201.space import NB201Cell, NB201Space, format_cell
+from search_spaces.nb201.table import embedded_table
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 SPLITS: tuple[str, ...] = ("test", "valid", "valid_12ep")
@@ -56,7 +55,6 @@ _METRIC_SPLITS: dict[str, tuple[str, str]] = {
     "imagenet16_test": ("imagenet16", "test"),
     "cifar10_valid_12ep": ("cifar10", "valid_12ep"),
 }
-_TABLE_FILE = "nb201.parquet"
 
 
 def _check_names(dataset: str, split: str) -> None:
@@ -85,26 +83,10 @@ class NB201Benchmark(Protocol):
         """Seconds to train the 12-epoch CIFAR-10 proxy (what a search budget is charged)."""
 
 
-@lru_cache(maxsize=1)
-def _embedded_table():
-    with resources.as_file(resources.files("search_spaces") / "data" / _TABLE_FILE) as path:
-        return pq.read_table(path)
-
-
-def embedded_arch_strings() -> list[str]:
-    """Cell strings of the embedded table, in benchmark index order."""
-    return _embedded_table().column("arch").to_pylist()
-
-
-def embedded_table_frame():
-    """The embedded table as a pandas DataFrame (a copy; index column = benchmark index)."""
-    return _embedded_table().to_pandas()
-
-
 class EmbeddedNB201Table:
     """The NAS-Bench-201 table shipped with naswot (no download, all 15,625 cells).
 
-    As a :class:`~search_spaces.benchmarks.base.Benchmark`: ``lookup`` gives :data:`NB201_METRICS`,
+    As a :class:`~search_spaces.core.benchmark.Benchmark`: ``lookup`` gives :data:`NB201_METRICS`,
     NaN for the splits the table lacks (CIFAR-100 and ImageNet16-120 validation).
     """
 
@@ -117,7 +99,7 @@ class EmbeddedNB201Table:
 
     def __init__(self, space: NB201Space | None = None) -> None:
         self.space = space or NB201Space()
-        table = _embedded_table()
+        table = embedded_table()
         self._columns = {name: table.column(name).to_numpy() for name in table.column_names if name != "arch"}
 
     def available(self) -> tuple[tuple[str, str], ...]:
@@ -181,7 +163,7 @@ _NATS_QUERIES: dict[tuple[str, str], tuple[str, str, str]] = {
 class NATSTopologyBenchmark:
     """A user's real NATS-Bench topology directory, behind the same lookups as the embedded table.
 
-    As a :class:`~search_spaces.benchmarks.base.Benchmark` it answers every metric of
+    As a :class:`~search_spaces.core.benchmark.Benchmark` it answers every metric of
     :data:`NB201_METRICS` (200-epoch accuracies of all three datasets, mean over seeds).
 
     Args:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InvalidArchitectureError
+from search_spaces.core.errors import InvalidArchitectureError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -126,7 +126,7 @@ class NB201Space:
     # -- benchmark order -----------------------------------------------------------------
     @cached_property
     def _index_of_code(self) -> np.ndarray:
-        from .benchmarks.nb201_table import embedded_arch_strings
+        from search_spaces.nb201.table import embedded_arch_strings
 
         strings = embedded_arch_strings()
         table = np.full(NUM_CELLS, -1, dtype=np.int32)
@@ -180,6 +180,6 @@ class NB201Space:
     # -- networks ------------------------------------------------------------------------
     def build(self, arch: NB201Cell, num_classes: int) -> nn.Module:
         """The untrained benchmark network (C=16, N=5 unless configured otherwise)."""
-        from .networks.nb201 import NB201Network
+        from search_spaces.nb201.network import NB201Network
 
         return NB201Network(arch.ops, num_classes, self.channels, self.cells_per_stage)

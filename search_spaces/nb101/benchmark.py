@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from ..errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
-from ..nb101 import NUM_CELLS, NB101Cell, NB101Space, make_cell, parse_cell
-from .base import MetricSpec
+from search_spaces.core.benchmark import MetricSpec
+from search_spaces.core.errors import ArchitectureNotInBenchmarkError, BenchmarkDataError, InvalidArchitectureError
+from search_spaces.nb101.space import NUM_CELLS, NB101Cell, NB101Space, make_cell, parse_cell
 
 _SAMPLE_FILE = "nb101_sample500.parquet"
 TFRECORD_NAMES = ("nasbench_only108.tfrecord", "nasbench_full.tfrecord")
@@ -56,7 +56,7 @@ TFRECORD_METRICS: tuple[MetricSpec, ...] = (
 
 @lru_cache(maxsize=1)
 def _sample_table():
-    with resources.as_file(resources.files("search_spaces") / "data" / _SAMPLE_FILE) as path:
+    with resources.as_file(resources.files("search_spaces.nb101") / _SAMPLE_FILE) as path:
         return pq.read_table(path)
 
 

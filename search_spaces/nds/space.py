@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidArchitectureError, UnknownNameError
+from search_spaces.core.errors import InvalidArchitectureError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -436,7 +436,7 @@ class NDSSpace:
     def build(self, arch: NDSCell, num_classes: int) -> nn.Module:
         """The untrained NDS CIFAR network of ``arch`` at its own width and depth (see
         :class:`search_spaces.networks.nds.NDSNetwork`). Raises ``InvalidArchitectureError``."""
-        from .networks.nds import NDSNetwork
+        from search_spaces.nds.network import NDSNetwork
 
         arch = self.validate(arch)
         return NDSNetwork(arch, num_classes)

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import InvalidArchitectureError
-from ..nb201 import OPS  # the op list is defined once, by the space
+from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.nb201.space import OPS  # the op list is defined once, by the space
 
 
 class ReLUConvBN(nn.Sequential):

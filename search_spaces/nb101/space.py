@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InvalidArchitectureError
+from search_spaces.core.errors import InvalidArchitectureError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
