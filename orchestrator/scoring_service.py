@@ -1,7 +1,7 @@
 """Where the driver's scoring requests go: :mod:`scoring.service` (store first, then a pool).
 
 Kept as the orchestrator's import point; the implementation lives in ``scoring.service`` so that the
-study CLIs (``scoring.correlate``, ``scoring.sweep``) use the very same service.
+study CLIs (``orchestrator.correlate``, ``scoring.sweep``) use the very same service.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Command-line options shared by every naswot command that scores cells, defined once.
 
-``orchestrator.<algorithm>``, ``scoring.correlate``, ``scoring.sweep`` and ``scoring.bench`` add
+``orchestrator.<algorithm>``, ``orchestrator.correlate``, ``scoring.sweep`` and ``scoring.bench`` add
 them with these functions, so a flag means the same thing (and has the same default) everywhere.
 """
 

@@ -1,7 +1,7 @@
 """The one way cells get scored: the shared score store first, then a pool of scorers for the misses.
 
 A pool is where scoring runs: :class:`InlinePool` in this process, or
-``cluster.ray_pool.RayScoringPool`` on Ray actors (CPUs or GPUs). The searches, ``scoring.correlate``
+``cluster.ray_pool.RayScoringPool`` on Ray actors (CPUs or GPUs). The searches, ``orchestrator.correlate``
 and ``scoring.sweep`` all score through :class:`ScoringService`.
 
 Timing and the store: a stored record keeps the time it took and the hardware it ran on. A cached

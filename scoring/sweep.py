@@ -1,7 +1,7 @@
 """Score many cells of a space into the shared score store (resumable: scored cells are skipped).
 
     python -m scoring.sweep --all                 # every NB201 cell, CIFAR-10, batch 128
-    python -m scoring.sweep --n 1000 --seed 0     # 1000 random cells (those of scoring.correlate --n 1000)
+    python -m scoring.sweep --n 1000 --seed 0     # 1000 random cells (those of orchestrator.correlate --n 1000)
     python -m scoring.sweep --naswot-runs 500      # the cells of `orchestrator.naswot --runs 500`, in order
     python -m scoring.sweep --all --shard 1/2      # half of the work, e.g. in a second process
     python -m scoring.sweep --space nb101 --all    # the 292 cells of the embedded NB101 sample
@@ -22,6 +22,7 @@ from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
+from search_spaces.core.cells import all_cells, random_cells
 from search_spaces.core.errors import NaswotError
 from search_spaces.core.sampled import SampledSpace
 
@@ -32,24 +33,17 @@ def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot
     Raises:
         NaswotError: ``every`` for a space that can neither be enumerated nor has a sample benchmark.
     """
-    from scoring.correlate import select_cells
-
     sample = benchmark.cells() if benchmark is not None else None
     ordered = []
     if n:
-        ordered.extend(select_cells(space, n, seed, sample))
+        ordered.extend(random_cells(space, n, seed, sample))
     if naswot_runs:
         search_space = SampledSpace(space, sample) if sample is not None else space  # as orchestrator.naswot
         for run in range(naswot_runs):
             rng = np.random.default_rng(np.random.SeedSequence(run))  # as orchestrator.experiment seeds a run
             ordered.extend(search_space.sample(rng) for _ in range(naswot_n))
     if every:
-        if sample is not None:
-            ordered.extend(sample)
-        elif hasattr(space, "from_index") and space.size is not None:
-            ordered.extend(space.from_index(i) for i in range(space.size))
-        else:
-            raise NaswotError(f"--all: {space.name} has no index to enumerate and no sample benchmark")
+        ordered.extend(all_cells(space, sample))
     unique: dict[str, object] = {}
     for arch in ordered:
         unique.setdefault(space.key(arch), arch)

@@ -24,7 +24,9 @@ import torch
 from tqdm import tqdm
 
 from search_spaces import available_spaces, get_space, open_benchmark
+from search_spaces.core.cells import all_cells
 from search_spaces.core.errors import ArchitectureNotInBenchmarkError
+from search_spaces.core.space import IndexedSpace
 
 DEFAULT_TOLERANCE = {"nb101": 64}
 # nasbench_pytorch turns tensors into numpy arrays while it builds: its networks are built on the CPU.
@@ -36,8 +38,8 @@ def cells_to_check(space, benchmark, n: int, seed: int) -> list:
     sample = benchmark.cells()
     if sample is not None:
         return list(sample)
-    if hasattr(space, "from_index") and space.size is not None:
-        return [space.from_index(i) for i in range(space.size)] if n <= 0 else [space.from_index(i) for i in range(n)]
+    if isinstance(space, IndexedSpace):
+        return all_cells(space, limit=None if n <= 0 else n)
     rng = np.random.default_rng(seed)
     return [space.sample(rng) for _ in range(max(n, 1))]
 

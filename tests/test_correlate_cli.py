@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scoring import correlate as cli
+from orchestrator import correlate as cli
 from scoring.store import ScoreStore
 
 

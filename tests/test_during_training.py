@@ -1,4 +1,4 @@
-"""``python -m scoring.during_training`` at tiny settings on CPU: trains, writes curves, draws the figure."""
+"""``python -m orchestrator.during_training`` at tiny settings on CPU: trains, writes curves, draws the figure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.during_training import main, plot_curves, score_accuracy_tau
+from orchestrator.during_training import main, plot_curves, score_accuracy_tau
 
 
 def test_tau_and_plot_from_curves(tmp_path):

@@ -275,7 +275,7 @@ def test_top_mid_object_and_duplicates(tmp_path):
 def test_correlate_runs_end_to_end_on_a_fixture(tmp_path, capsys):
     import pandas as pd
 
-    from scoring.correlate import main
+    from orchestrator.correlate import main
 
     argv = ["--space", "nds_enas", "--benchmark", str(FIXTURES / "ENAS.json"), "--n", "6", "--proxies", "naswot"]
     argv += ["--batch-size", "8", "--no-store", "--no-plots", "--no-progress", "--out", str(tmp_path)]

@@ -7,7 +7,7 @@ some releases and the NASWOT code do). Each record has ``net`` (``genotype`` wit
 the test top-1 *error* (%) after each epoch; optional fields ``train_ep_top1``, ``min_test_top1``,
 ``params`` and ``flops`` are read when present. Accuracy = 100 - final test top-1 error, as NDS and
 the NASWOT paper report. The metric names follow the project's ``<dataset>_<split>`` convention
-(``cifar10_test``; NDS has no validation split), so ``scoring.correlate --dataset cifar10`` finds
+(``cifar10_test``; NDS has no validation split), so ``orchestrator.correlate --dataset cifar10`` finds
 them. The ImageNet files (``*_in.json``) describe ImageNet networks, which this module does not build.
 
 Cells are keyed by :meth:`NDSSpace.key` (genotype, width and depth); when several records share a

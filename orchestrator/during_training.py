@@ -1,7 +1,7 @@
 """The NASWOT score during training (the paper's figure): train N random cells, score every epoch.
 
-    python -m scoring.during_training --nets 10 --epochs 12
-    python -m scoring.during_training --from runs/<id>          # redraw the figure of a finished run
+    python -m orchestrator.during_training --nets 10 --epochs 12
+    python -m orchestrator.during_training --from runs/<id>          # redraw the figure of a finished run
 
 The cells are trained by Ray Tune through the same trainable as ``--oracle tune`` searches
 (``cluster.trainable.train_cell``: NAS-Bench-201's recipe, the NASWOT score of the network after
@@ -74,7 +74,7 @@ def plot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scoring.during_training",
+        prog="python -m orchestrator.during_training",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

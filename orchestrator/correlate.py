@@ -1,7 +1,7 @@
 """The correlation study: how well training-free proxies rank untrained networks.
 
-    python -m scoring.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
-    python -m scoring.correlate --space nb101 --n 500 --proxies naswot --out runs/corr_nb101
+    python -m orchestrator.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
+    python -m orchestrator.correlate --space nb101 --n 500 --proxies naswot --out runs/corr_nb101
 
 Samples N distinct cells of any registered space (``--space``; from the benchmark's cells when it
 holds only a sample, e.g. NB101's embedded 500 rows), scores each with every proxy on the dataset's real images (through Ray
@@ -30,38 +30,10 @@ from scoring.scorer import INPUT_KINDS, ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
+from search_spaces.core.cells import random_cells
 from search_spaces.core.errors import NaswotError
 
 ACCURACIES = ("valid", "test")
-
-
-def select_cells(space, n: int, seed: int, cells=None) -> list:
-    """``n`` distinct cells of ``space`` drawn from ``seed``.
-
-    ``cells``: the benchmark's cells when it holds only a sample (then ``n`` of them, or all when
-    ``n`` is at least their number). Otherwise a space with a benchmark index (``from_index``) draws
-    ``n`` distinct indices (the same cells as ``scoring.sweep --n``), and any other space samples
-    until ``n`` distinct keys are found.
-
-    Raises:
-        ValueError: ``n`` is not in ``[1, size]``.
-    """
-    rng = np.random.default_rng(seed)
-    if cells is not None:
-        cells = list(cells)
-        if n >= len(cells):
-            return cells
-        return [cells[int(i)] for i in rng.choice(len(cells), size=n, replace=False)]
-    size = space.size
-    if n < 1 or (size is not None and n > size):
-        raise ValueError(f"n must be in [1, {size}], got {n}")
-    if hasattr(space, "from_index") and size is not None:
-        return [space.from_index(int(i)) for i in rng.choice(size, size=n, replace=False)]
-    chosen: dict[str, object] = {}
-    while len(chosen) < n:
-        arch = space.sample(rng)
-        chosen.setdefault(space.key(arch), arch)
-    return list(chosen.values())
 
 
 def _pool(config: ScorerConfig, workers: int):
@@ -143,7 +115,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     if benchmark is None:
         raise NaswotError(f"space {args.space!r} has no benchmark to correlate with: give --benchmark PATH")
     sample = benchmark.cells()
-    archs = select_cells(space, args.n, args.seed, sample)
+    archs = random_cells(space, args.n, args.seed, sample)
     if sample is not None:
         print(
             f"{benchmark.name} holds {len(sample)} cells of {args.space}: correlating {len(archs)} of them",
@@ -290,7 +262,9 @@ def format_correlations(corr: pd.DataFrame) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m scoring.correlate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m orchestrator.correlate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_space_options(p)
     add_image_options(p, several_datasets=True, init_seed=False)
