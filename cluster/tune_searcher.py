@@ -8,7 +8,7 @@ results are told before any evaluation is suggested. :meth:`AskTellAdapter.prepa
 phase up front, so the scoring actors can be released before training starts.
 
 State (``save``/``restore``) is JSON: the seed of the searcher's RNG and the log of every ask and
-tell, plus the map of pending Tune trials. ``restore`` rebuilds the searcher from its factory and
+tell (the records' own ``Trial.fields`` / ``result_fields`` serialisation), plus the map of pending Tune trials. ``restore`` rebuilds the searcher from its factory and
 seed and replays the log, which puts back the searcher, its RNG (checked: every replayed ask must
 give the same cell) and the pending trials. No pickle of the searcher is needed.
 """
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,72 +25,26 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from cluster.trainable import METRIC
+from search_spaces.core.atomic import write_bytes_atomic
 from search_spaces.core.errors import NaswotError
-from search_spaces.core.records import Kind, Phase, Result, Status, Trial
+from search_spaces.core.records import Kind, Result, Status, Trial, result_fields, result_from_fields
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the log stores the records' own fields
 
 
 class SearcherStateError(NaswotError, RuntimeError):
     """A saved searcher state cannot be restored (unreadable, another version, or its replay diverged)."""
 
 
-def trial_to_json(trial: Trial) -> dict[str, Any]:
-    return {
-        "trial_id": trial.trial_id,
-        "arch": trial.arch,
-        "kind": trial.kind.value,
-        "phase": trial.phase.value,
-        "parent": trial.parent,
-        "prefetchable": trial.prefetchable,
-    }
-
-
-def trial_from_json(data: dict[str, Any]) -> Trial:
-    return Trial(
-        int(data["trial_id"]),
-        str(data["arch"]),
-        Kind(data["kind"]),
-        Phase(data["phase"]),
-        int(data["parent"]),
-        bool(data["prefetchable"]),
-    )
-
-
-def _num(value: float) -> float | str:
-    return value if math.isfinite(value) else repr(float(value))  # JSON has no NaN/inf
-
-
-def result_to_json(result: Result) -> dict[str, Any]:
-    return {
-        "status": result.status.value,
-        "value": _num(result.value),
-        "cost_s": _num(result.cost_s),
-        "score": _num(result.score),
-        "score_s": _num(result.score_s),
-        "fitness": _num(result.fitness),
-        "metrics": {k: _num(v) for k, v in result.metrics.items()},
-        "proxy_scores": {k: _num(v) for k, v in result.proxy_scores.items()},
-        "error": result.error,
-        "worker": result.worker,
-        "cached": result.cached,
-    }
-
-
-def result_from_json(data: dict[str, Any]) -> Result:
-    return Result(
-        status=Status(data["status"]),
-        value=float(data["value"]),
-        cost_s=float(data["cost_s"]),
-        score=float(data["score"]),
-        score_s=float(data["score_s"]),
-        fitness=float(data["fitness"]),
-        metrics={k: float(v) for k, v in data["metrics"].items()},
-        proxy_scores={k: float(v) for k, v in data["proxy_scores"].items()},
-        error=str(data["error"]),
-        worker=str(data["worker"]),
-        cached=bool(data["cached"]),
-    )
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float written as its repr (JSON has no NaN/inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 def result_of_trial(result: dict[str, Any] | None, error: bool) -> Result:
@@ -190,13 +142,14 @@ class AskTellAdapter(Searcher):
         self._reset()
         for event in state["log"]:
             if event[0] == "ask":
-                expected = trial_from_json(event[1])
+                expected = Trial.from_fields(event[1])
                 trial = self.inner.ask()
                 if trial != expected:
                     raise SearcherStateError(f"replay diverged: asked {trial}, the log has {expected}")
                 self._asked(trial)
             elif event[0] == "tell":
-                self._tell(self.trials[int(event[1])], result_from_json(event[2]), notify=False)
+                trial = self.trials[int(event[1])]
+                self._tell(trial, result_from_fields(event[2], trial.kind), notify=False)
             else:
                 raise SearcherStateError(f"unknown event {event[0]!r} in the searcher state")
         self.pending = {str(k): self.trials[int(v)] for k, v in state["pending"].items()}
@@ -206,10 +159,7 @@ class AskTellAdapter(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON to ``checkpoint_path`` (temporary file, then rename)."""
-        path = Path(checkpoint_path)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(self.get_state()))
-        os.replace(tmp, path)
+        write_bytes_atomic(json.dumps(self.get_state()).encode(), Path(checkpoint_path))
 
     def restore(self, checkpoint_path: str) -> None:
         """Restore the state :meth:`save` wrote.
@@ -226,7 +176,7 @@ class AskTellAdapter(Searcher):
     # -- ask / tell ----------------------------------------------------------------------------
     def _asked(self, trial: Trial) -> None:
         self.trials[trial.trial_id] = trial
-        self.log.append(["ask", trial_to_json(trial)])
+        self.log.append(["ask", trial.fields()])
 
     def incumbent(self) -> int:
         """The trial id the searcher would return now (-1: none yet)."""
@@ -236,7 +186,7 @@ class AskTellAdapter(Searcher):
     def _tell(self, trial: Trial, result: Result, notify: bool = True) -> None:
         self.inner.tell(trial, result)
         self.tell_count += 1
-        self.log.append(["tell", trial.trial_id, result_to_json(result)])
+        self.log.append(["tell", trial.trial_id, _json_safe(result_fields(result))])
         if notify and self.on_told is not None:
             self.on_told(trial, result)
 

@@ -1,5 +1,5 @@
 """Assisted regularised evolution (AREA): score M random cells, seed REA's population with the best
-P scores, then evolve on accuracy, within a simulated time budget that also pays for the scoring.
+P scores, then evolve on accuracy, within a budget that also pays for the scoring.
 
     python -m orchestrator.area --workers 8
 """
@@ -7,16 +7,11 @@ P scores, then evolve on accuracy, within a simulated time budget that also pays
 from __future__ import annotations
 
 from orchestrator.cli import main_for
-from orchestrator.rea import add_evolution_arguments, evolution_options
-
-
-def _add(parser) -> None:
-    add_evolution_arguments(parser)
-    parser.add_argument("--m", type=int, default=20, help="cells scored before evolution (M)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_for("area", __doc__, _add, lambda a: {**evolution_options(a), "m": a.m}, argv)
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return main_for("area", __doc__ or "", argv)
 
 
 if __name__ == "__main__":

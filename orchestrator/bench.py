@@ -20,18 +20,30 @@ import time
 
 import numpy as np
 
+from cluster.local_cluster import start_local_cluster
+from cluster.ray_pool import ensure_ray
+from orchestrator.config import PoolOptions
 from orchestrator.driver import SimulatedDriver
 from orchestrator.experiment import ExperimentConfig, run_experiment
-from orchestrator.oracles import LookupOracle
+from orchestrator.oracles import open_oracle
+from orchestrator.pools import make_pool
 from orchestrator.searchers import RegularizedEvolution
 from scoring.scorer import ScorerConfig
-from search_spaces import get_space
-from search_spaces.nb201.benchmark import EmbeddedNB201Table
+from search_spaces import get_space, open_benchmark
+from search_spaces.core.options import add_space_options
 
 
-def bench_driver(runs: int, budget: float) -> None:
-    space = get_space("nb201")
-    oracle = LookupOracle(space, EmbeddedNB201Table(space))
+def bench_driver(space_name: str, runs: int, budget: float | None, max_evaluations: int | None = None) -> None:
+    """Print the driver's real time per evaluation of REA with the space's embedded benchmark.
+
+    Raises:
+        NaswotError: the space has no embedded benchmark, or it records no training time and no
+            ``max_evaluations`` was given.
+    """
+    space = get_space(space_name)
+    _space, oracle, _note = open_oracle(
+        space, open_benchmark(space), evaluates=True, timed=budget is not None, fitness=None
+    )
     start, evaluations = time.perf_counter(), 0
     for seed in range(runs):
         driver = SimulatedDriver(
@@ -44,15 +56,25 @@ def bench_driver(runs: int, budget: float) -> None:
             seed=seed,
             arch_key=lambda a: space.key(space.parse(a)),
             budget_s=budget,
+            max_evaluations=max_evaluations,
         )
         evaluations += driver.run().told
     bare = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        config = ExperimentConfig(algorithm="rea", runs=runs, budget_s=budget, store=None, executor="inline")
+        config = ExperimentConfig(
+            algorithm="rea",
+            space=space_name,
+            runs=runs,
+            budget_s=budget,
+            max_evaluations=max_evaluations,
+            store=None,
+            executor="inline",
+        )
         start = time.perf_counter()
         run_experiment(config, tmp, progress=False)
         full = time.perf_counter() - start
-    print(f"REA, embedded NB201 table, {budget:.0f} simulated s per run, {runs} runs, {evaluations} evaluations")
+    limit = f"{budget:.0f} simulated s" if budget is not None else f"{max_evaluations} evaluations"
+    print(f"REA, {oracle.benchmark.name}, {limit} per run, {runs} runs, {evaluations} evaluations")
     print(
         f"  driver + searcher + lookup:        {1000 * bare / evaluations:.3f} ms per evaluation, {bare:.1f} s in all"
     )
@@ -62,6 +84,7 @@ def bench_driver(runs: int, budget: float) -> None:
 
 
 def bench_scoring(
+    space_name: str,
     workers: list[int],
     cells: int,
     batch: int,
@@ -82,17 +105,13 @@ def bench_scoring(
     """
     import ray
 
-    from cluster.ray_pool import RayScoringPool, ensure_ray
-
     local = None
     if local_cluster:
-        from cluster.local_cluster import start_local_cluster
-
         local = start_local_cluster(local_cluster, cpus_per_node=node_cpus, gpus_per_node=node_gpus)
         address = local.address
     try:
         ensure_ray(address)
-        space = get_space("nb201")
+        space = get_space(space_name)
         rng = np.random.default_rng(0)
         archs = [space.format(space.sample(rng)) for _ in range(cells)]
         resources = ray.cluster_resources()
@@ -101,18 +120,20 @@ def bench_scoring(
         )
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         print(
-            f"NASWOT scoring throughput, {cells} random NB201 cells, batch {batch}, "
+            f"NASWOT scoring throughput, {cells} random {space_name} cells, batch {batch}, "
             f"cluster {resources.get('CPU', 0):g} CPU / {resources.get('GPU', 0):g} GPU on {nodes} node(s)"
             + (f": {where}" if where else "")
         )
         for w in workers:
-            pool = RayScoringPool(
-                ScorerConfig(batch_size=batch),
-                workers=w,
-                address=address,
-                device=device,
-                gpus_per_worker=gpus_per_worker,
-                cpus_per_worker=cpus_per_worker,
+            pool = make_pool(
+                ScorerConfig(space=space_name, batch_size=batch),
+                PoolOptions(
+                    workers=w,
+                    address=address,
+                    device=device,
+                    gpus_per_worker=gpus_per_worker,
+                    cpus_per_worker=cpus_per_worker,
+                ),
                 compute_device="cpu" if local is not None and node_gpus > 0 else None,
             )
             try:
@@ -140,9 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     d = sub.add_parser("driver")
+    add_space_options(d)
     d.add_argument("--runs", type=int, default=500)
-    d.add_argument("--budget", type=float, default=12000.0)
+    d.add_argument("--budget", type=float, default=None, help="simulated seconds per run (default 12000)")
+    d.add_argument("--max-evaluations", type=int, default=None, help="evaluations per run instead of seconds")
     s = sub.add_parser("scoring")
+    add_space_options(s)
     s.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     s.add_argument("--cells", type=int, default=32)
     s.add_argument("--batch", type=int, default=128)
@@ -159,11 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--cpus-per-worker", type=float, default=None)
     args = parser.parse_args(argv)
     if args.what == "driver":
-        bench_driver(args.runs, args.budget)
+        budget = args.budget if args.budget is not None or args.max_evaluations is not None else 12000.0
+        bench_driver(args.space, args.runs, budget, args.max_evaluations)
     else:
         if args.local_cluster and args.address:
             parser.error("--local-cluster and --address exclude each other")
         bench_scoring(
+            args.space,
             args.workers,
             args.cells,
             args.batch,

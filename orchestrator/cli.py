@@ -1,17 +1,33 @@
-"""Shared command-line plumbing of ``python -m orchestrator.<algorithm>`` (parsing only)."""
+"""Shared command-line plumbing of ``python -m orchestrator.<algorithm>`` (parsing only).
+
+Every algorithm's command takes the same option groups (defined once: :mod:`orchestrator.options`,
+:mod:`scoring.options`, :mod:`search_spaces.core.options`) plus its own search options, and runs
+through the one runner, :func:`orchestrator.experiment.run_experiment`, whichever oracle it uses.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
-from orchestrator.experiment import ExperimentConfig, new_run_dir, prepare, resume_config, run_experiment
-from orchestrator.history import load_history
-from orchestrator.report import format_table, summarise
+from orchestrator.config import ExperimentConfig
+from orchestrator.experiment import new_run_dir, prepare, resume_config, run_experiment
+from orchestrator.history import CURVES_DIR, HISTORY_DIR, load_history, read_config
+from orchestrator.options import (
+    add_pool_options,
+    add_search_options,
+    add_tune_options,
+    pool_options_from_args,
+    search_fields_from_args,
+    tune_options_from_args,
+)
+from orchestrator.report import format_table, metric_specs, metric_titles, summarise
 from scoring.options import (
     add_image_options,
+    add_seed_option,
     add_space_options,
     add_store_options,
     space_options_from_args,
@@ -25,43 +41,19 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
+    """The parser of ``python -m orchestrator.<algorithm>``."""
     p = argparse.ArgumentParser(
         prog=f"python -m orchestrator.{algorithm}", description=description, formatter_class=_Formatter
     )
     p.add_argument("--runs", type=int, default=1, help="repeat with seeds seed .. seed+runs-1")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument(
-        "--workers", type=int, default=1, help="Ray scoring actors (real parallelism; the answers do not depend on it)"
-    )
+    add_seed_option(p, "first seed")
+    add_search_options(p, algorithm)
     p.add_argument(
         "--sim-workers", type=int, default=1, help="virtual workers of the simulated clock (1: the papers' time model)"
     )
-    p.add_argument("--executor", choices=["ray", "inline"], default="ray", help="where cells are scored")
-    p.add_argument("--address", default=None, help="an existing Ray cluster (e.g. after `ray up cluster/gpu.yaml`)")
-    p.add_argument("--gpus-per-worker", type=float, default=None, help="GPUs per scoring actor (fractions allowed)")
-    p.add_argument("--cpus-per-worker", type=float, default=None, help="CPUs per scoring actor (fractions allowed)")
-    p.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default="auto",
-        help="what each scoring actor asks Ray for; auto: cuda when --gpus-per-worker is given or the cluster has GPUs",
-    )
-    p.add_argument(
-        "--startup-timeout",
-        type=float,
-        default=None,
-        help="seconds to wait for the scoring actors (default: 120 for a local Ray, 900 with --address)",
-    )
-    p.add_argument(
-        "--task-timeout",
-        type=float,
-        default=600.0,
-        help="seconds one scoring request may run; then its actor is replaced and the request retried",
-    )
+    add_pool_options(p)
     add_space_options(p)
     add_image_options(p)
-    p.add_argument("--proxy", default="naswot", help="the training-free score (see scoring.proxies)")
-    p.add_argument("--ensemble", default="", help="comma list of proxies: rank cells by their rank ensemble")
     add_store_options(p)
     p.add_argument(
         "--failure-cost", type=float, default=1.0, help="the least simulated seconds a failed candidate charges"
@@ -76,20 +68,17 @@ def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a stopped run (its config is reused)")
     p.add_argument("--repair", action="store_true", help="with --resume: move corrupt history parts aside")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from cluster.tune_run import add_tune_arguments  # --oracle tune (real training with Ray Tune)
-
-    add_tune_arguments(p)
+    add_tune_options(p)
     return p
 
 
-def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> ExperimentConfig:
-    from cluster.tune_run import tune_extra
-
+def config_from_args(algorithm: str, args: argparse.Namespace) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` of the parsed arguments (validated on construction)."""
+    pool = dataclasses.asdict(pool_options_from_args(args))
     return ExperimentConfig(
         algorithm=algorithm,
         runs=args.runs,
         seed=args.seed,
-        workers=args.workers,
         sim_workers=args.sim_workers,
         dataset=args.dataset,
         batch_size=args.batch_size,
@@ -102,17 +91,10 @@ def config_from_args(algorithm: str, args: argparse.Namespace, **specific) -> Ex
         space_options=space_options_from_args(args),
         failure_cost_s=args.failure_cost,
         max_consecutive_failures=args.max_consecutive_failures,
-        executor=args.executor,
-        address=args.address,
-        gpus_per_worker=args.gpus_per_worker,
-        cpus_per_worker=args.cpus_per_worker,
-        device=args.device,
-        startup_timeout_s=args.startup_timeout,
-        task_timeout_s=args.task_timeout,
-        proxy=args.proxy,
-        ensemble=tuple(p.strip() for p in args.ensemble.split(",") if p.strip()),
-        extra=tune_extra(args),
-        **specific,
+        oracle=args.oracle,
+        tune=tune_options_from_args(args),
+        **pool,
+        **search_fields_from_args(algorithm, args),
     )
 
 
@@ -160,9 +142,7 @@ def explicit_options(parser: argparse.ArgumentParser, argv: list[str] | None) ->
     return set(vars(known))
 
 
-def resumed_config(
-    algorithm: str, run_dir: Path, args: argparse.Namespace, given: set[str], specific: dict
-) -> ExperimentConfig:
+def resumed_config(algorithm: str, run_dir: Path, args: argparse.Namespace, given: set[str]) -> ExperimentConfig:
     """The stored configuration of ``run_dir``, with the harmless options given now applied.
 
     Raises:
@@ -174,7 +154,7 @@ def resumed_config(
         raise NaswotError(
             f"{run_dir} is a {stored.algorithm} run: resume it with python -m orchestrator.{stored.algorithm} --resume"
         )
-    now_config = config_from_args(algorithm, args, **specific)
+    now_config = config_from_args(algorithm, args)
     now, then = now_config.to_json(), stored.to_json()
     conflicts, updates = [], {}
     for dest in sorted(given):
@@ -191,28 +171,33 @@ def resumed_config(
     return dataclasses.replace(stored, **updates) if updates else stored
 
 
-def main_for(algorithm: str, description: str, add_arguments, specific_from_args, argv: list[str] | None = None) -> int:
+def print_summary(run_dir: Path, config: ExperimentConfig) -> None:
+    """The summary table of a finished run and where its history lies."""
+    frame = load_history(run_dir)
+    record = read_config(run_dir)
+    print(format_table(summarise(frame, config.budget_s, metric_specs(record)), metric_titles(record)))
+    print(f"\nhistory: {run_dir / HISTORY_DIR}  (pandas.read_parquet)")
+    if (run_dir / CURVES_DIR).is_dir():
+        print(f"curves:  {run_dir / CURVES_DIR}  (pandas.read_parquet)")
+
+
+def main_for(algorithm: str, description: str, argv: list[str] | None = None) -> int:
     """Parse, validate every input, and only then create the run directory and start Ray.
 
     Exit codes: 0 done, 2 bad input (one line on stderr, nothing left behind), 130 interrupted.
     """
     parser = build_parser(algorithm, description)
-    add_arguments(parser)
     args = parser.parse_args(argv)
     run_dir: Path = Path(args.resume) if args.resume else new_run_dir(args.out, algorithm)
     try:
         if args.resume:
             if not run_dir.is_dir():
                 raise NaswotError(f"--resume {run_dir}: no such run directory")
-            config = resumed_config(algorithm, run_dir, args, explicit_options(parser, argv), specific_from_args(args))
+            config = resumed_config(algorithm, run_dir, args, explicit_options(parser, argv))
         else:
             if args.repair:
                 raise NaswotError("--repair only goes with --resume RUN_DIR")
-            config = config_from_args(algorithm, args, **specific_from_args(args))
-        if config.extra.get("oracle") == "tune":  # real training: Ray Tune drives the search
-            from cluster.tune_run import main_tune
-
-            return main_tune(config, run_dir, resume=bool(args.resume), progress=not args.no_progress)
+            config = config_from_args(algorithm, args)
         prepared = prepare(config)
     except (NaswotError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -221,6 +206,10 @@ def main_for(algorithm: str, description: str, add_arguments, specific_from_args
         print(f"resuming {run_dir} ({config.algorithm}, {config.runs} runs from seed {config.seed})", file=sys.stderr)
     else:
         print(f"run directory: {run_dir}", file=sys.stderr)
+    if config.oracle == "tune":
+        # Checkpoints every epoch with num_to_keep=1 force a Tune state snapshot each time; Tune then warns
+        # once per snapshot, which buries the output of a CLI run. The user's own setting wins.
+        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     try:
         run_experiment(
             config,
@@ -243,7 +232,5 @@ def main_for(algorithm: str, description: str, add_arguments, specific_from_args
         if run_dir.is_dir():
             print(f"the history so far is in {run_dir}", file=sys.stderr)
         return 2
-    frame = load_history(run_dir)
-    print(format_table(summarise(frame, config.budget_s)))
-    print(f"\nhistory: {run_dir / 'history.parquet'}  (pandas.read_parquet)")
+    print_summary(run_dir.absolute(), config)
     return 0

@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orchestrator.config import PoolOptions
+from orchestrator.pools import make_pool
 from scoring.correlation import correlate, rank_ensemble
 from scoring.options import add_image_options, add_space_options, add_store_options, space_options_from_args
 from scoring.proxies import available_proxies, get_proxy
 from scoring.scorer import INPUT_KINDS, ScorerConfig
-from scoring.service import InlinePool, ScoringService
+from scoring.service import ScoringService
 from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
 from search_spaces.core.cells import random_cells
@@ -37,11 +39,8 @@ ACCURACIES = ("valid", "test")
 
 
 def _pool(config: ScorerConfig, workers: int):
-    if workers <= 1:
-        return InlinePool(config)
-    from cluster.ray_pool import RayScoringPool
-
-    return RayScoringPool(config, workers=workers)
+    """In this process for one worker, else ``workers`` Ray actors (the one pool builder)."""
+    return make_pool(config, PoolOptions(executor="inline" if workers <= 1 else "ray", workers=workers))
 
 
 def score_proxy(

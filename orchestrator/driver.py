@@ -27,12 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.history import HistoryWriter, history_row
+from orchestrator.history import HistoryWriter, history_row, metric_columns
 from orchestrator.oracles import Oracle
-from orchestrator.scoring_service import ScoringService
 from orchestrator.searchers import Searcher
+from scoring.service import ScoringService
 from search_spaces.core.errors import NaswotError
-from search_spaces.core.records import Kind, Result, Status, Trial
+from search_spaces.core.records import Kind, Result, Status, Trial, result_from_fields
 
 PREFETCH_LIMIT = 10_000
 
@@ -64,7 +64,7 @@ class RunOutcome:
     told: int
     failed: int
     replayed: int
-    stopped_by: str  # "finished" | "budget"
+    stopped_by: str  # "finished" | "budget" (seconds) | "evaluations"
 
 
 def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
@@ -103,25 +103,8 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
 
 def result_from_row(row: Mapping[str, Any]) -> Result:
     """Rebuild the Result of a history row (for replay on resume); its metrics are the row's metric
-    columns, whatever the benchmark."""
-    from orchestrator.history import metric_columns
-
-    kind = Kind(row["kind"])
-    status = Status(row["status"])
-    value = row["score"] if kind is Kind.SCORE else row["fitness"]
-    return Result(
-        status=status,
-        value=value,
-        cost_s=row["cost_s"],
-        score=row["score"],
-        score_s=row["score_s"],
-        fitness=row["fitness"],
-        metrics={m: row[m] for m in metric_columns(row)},
-        proxy_scores=dict(row.get("proxy_scores") or []),
-        error=row["error"] or "",
-        worker=row["worker"] or "",
-        cached=bool(row["cached"]),
-    )
+    columns, whatever the oracle."""
+    return result_from_fields(row, row["kind"], metric_columns(row))
 
 
 class SimulatedDriver:
@@ -129,7 +112,9 @@ class SimulatedDriver:
 
     Args:
         workers: number of virtual workers W (>= 1).
-        budget_s: simulated seconds; ``None`` runs until the searcher is finished.
+        budget_s: simulated seconds; ``None`` runs until the searcher is finished (or ``max_evaluations``).
+        max_evaluations: stop after this many EVALUATE trials were told (a budget in evaluations, for
+            benchmarks that record no training time); ``None``: no such limit.
         init_seed: initialisation seed of every scored network (shared score store key).
         replay: history rows of this run keyed by trial id (resume).
         on_told: called after each told trial (progress bars).
@@ -152,6 +137,7 @@ class SimulatedDriver:
         arch_key: Callable[[str], str],
         workers: int = 1,
         budget_s: float | None = None,
+        max_evaluations: int | None = None,
         init_seed: int = 0,
         replay: Mapping[int, Mapping[str, Any]] | None = None,
         on_told: Callable[[Trial, Result, float], None] | None = None,
@@ -168,6 +154,8 @@ class SimulatedDriver:
         self.arch_key = arch_key
         self.workers = workers
         self.budget_s = budget_s
+        self.max_evaluations = max_evaluations
+        self._evaluations = 0
         self.init_seed = init_seed
         self.replay = dict(replay or {})
         self.on_told = on_told
@@ -245,7 +233,7 @@ class SimulatedDriver:
             if not self._running:
                 if self._queue:
                     continue
-                if not self.searcher.finished and self.budget_s is None:
+                if not self.searcher.finished and self.budget_s is None and self.max_evaluations is None:
                     raise NaswotError(f"{self.algorithm} stalled: nothing running and nothing to ask")
                 break
             end, _seq, start, trial, result = heapq.heappop(self._running)
@@ -280,6 +268,8 @@ class SimulatedDriver:
                     )
                 )
             self._told += 1
+            if trial.kind is Kind.EVALUATE:
+                self._evaluations += 1
             if self.on_told is not None:
                 self.on_told(trial, result, self.now)
             if self.max_consecutive_failures and self._consecutive_failures >= self.max_consecutive_failures:
@@ -288,6 +278,9 @@ class SimulatedDriver:
                     f"row (--max-consecutive-failures {self.max_consecutive_failures}); the last: {trial.arch}: "
                     f"{result.error.splitlines()[0] if result.error else 'no message'}"
                 )
+            if self.max_evaluations is not None and self._evaluations >= self.max_evaluations:
+                stopped_by = "evaluations"
+                break
         return RunOutcome(
             seed=self.seed,
             best=self.searcher.best(),

@@ -14,10 +14,18 @@ final validation accuracy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from orchestrator.config import ExperimentConfig
+from orchestrator.experiment import new_run_dir, run_experiment
+from orchestrator.history import CURVES_DIR, load_curves
+from orchestrator.options import add_tune_options, tune_options_from_args
+from scoring.options import add_seed_option
+from search_spaces.core.errors import NaswotError
 
 FIGURE = "score_during_training.png"
 
@@ -73,36 +81,29 @@ def plot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m orchestrator.during_training``; returns the exit code (2: bad input)."""
     parser = argparse.ArgumentParser(
         prog="python -m orchestrator.during_training",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--nets", type=int, default=10, help="random cells to train")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
+    add_seed_option(parser, "seed of the random cells")
     parser.add_argument("--dataset", choices=["cifar10", "cifar100"], default="cifar10")
     parser.add_argument("--data-dir", default=None, help="a CIFAR python directory (default: embedded images)")
-    parser.add_argument("--train-images", type=int, default=None, help="embedded images used, half for validation")
-    parser.add_argument("--channels", type=int, default=16)
-    parser.add_argument("--cells-per-stage", type=int, default=5)
-    parser.add_argument("--train-batch-size", type=int, default=256)
-    parser.add_argument("--concurrent-trials", type=int, default=1)
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
     parser.add_argument("--address", default=None, help="an existing Ray cluster")
+    add_tune_options(parser, with_oracle=False)
     parser.add_argument("--out", default="runs", help="where the run directory is created")
     parser.add_argument("--from", dest="from_run", default=None, metavar="RUN_DIR", help="only redraw this run")
     parser.add_argument("--plot", default=None, help=f"figure path (default: RUN_DIR/{FIGURE})")
     args = parser.parse_args(argv)
-
-    from cluster.tune_run import TuneOptions, load_curves, run_tune_experiment
-    from orchestrator.experiment import ExperimentConfig, new_run_dir
-    from search_spaces.core.errors import NaswotError
-
     try:
         if args.from_run:
             run_dir = Path(args.from_run)
         else:
+            options = tune_options_from_args(args)
+            if args.trials is None:
+                options = dataclasses.replace(options, trials=args.nets)
             config = ExperimentConfig(
                 algorithm="random",
                 seed=args.seed,
@@ -112,27 +113,19 @@ def main(argv: list[str] | None = None) -> int:
                 address=args.address,
                 store=None,
                 executor="inline",
-            )
-            options = TuneOptions(
-                epochs=args.epochs,
-                trials=args.nets,
-                concurrent=args.concurrent_trials,
-                gpus_per_trial=args.gpus_per_trial,
-                images=args.train_images,
-                channels=args.channels,
-                cells_per_stage=args.cells_per_stage,
-                batch_size=args.train_batch_size,
+                oracle="tune",
+                tune=options,
             )
             run_dir = new_run_dir(args.out, "during-training")
             print(f"run directory: {run_dir}", file=sys.stderr)
-            run_tune_experiment(config, options, run_dir, progress=False)
+            run_experiment(config, run_dir, progress=False)
         curves = load_curves(run_dir)
         path = plot_curves(curves, args.plot or Path(run_dir) / FIGURE)
     except (NaswotError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(score_accuracy_tau(curves).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\nfigure: {path}\ncurves: {Path(run_dir) / 'curves.parquet'}")
+    print(f"\nfigure: {path}\ncurves: {Path(run_dir) / CURVES_DIR}")
     return 0
 
 

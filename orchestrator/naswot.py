@@ -8,12 +8,9 @@ from __future__ import annotations
 from orchestrator.cli import main_for
 
 
-def _add(parser) -> None:
-    parser.add_argument("--n", type=int, default=100, help="cells scored per run")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return main_for("naswot", __doc__, _add, lambda a: {"n": a.n}, argv)
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return main_for("naswot", __doc__ or "", argv)
 
 
 if __name__ == "__main__":

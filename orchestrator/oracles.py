@@ -1,8 +1,10 @@
 """Accuracy oracles: what a cell's accuracy is and what finding it out costs.
 
-``LookupOracle`` answers from any :class:`~search_spaces.benchmarks.base.Benchmark` on simulated
+``LookupOracle`` answers from any :class:`~search_spaces.core.benchmark.Benchmark` on simulated
 cost; ``NoBenchmarkOracle`` stands in when a space has no benchmark (score-only searches, metrics
-NaN); the Ray Tune oracle in ``cluster`` (real training; its own issue) fits the same seam.
+NaN). Real training is not an oracle that answers a call: Tune schedules the trials, so it is a
+driver (``orchestrator/tune_driver.py``); :class:`TrainingOracle` declares what its trials report
+(the history's metric column and the fitness) and answers the metrics of scored cells.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from search_spaces import UnknownNameError
-from search_spaces.core.benchmark import Benchmark, metric_names
+from search_spaces.core.benchmark import Benchmark, MetricSpec, metric_names
+from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.core.records import Result, Status
+from search_spaces.core.sampled import SampledSpace
 from search_spaces.core.space import SearchSpace
 
 
@@ -23,10 +26,12 @@ class Oracle(Protocol):
     Attributes:
         fitness_name: the metric a search optimises.
         metric_names: the metric names every result carries (the history's metric columns).
+        metric_specs: the same metrics with their units and descriptions (``config.json``, reports).
     """
 
     fitness_name: str
     metric_names: tuple[str, ...]
+    metric_specs: tuple[MetricSpec, ...]
 
     def evaluate(self, arch: str) -> Result:
         """Fitness (what the search optimises), metrics (what is reported) and the cost charged."""
@@ -44,7 +49,7 @@ class LookupOracle:
 
     Args:
         space: parses the history's cell strings.
-        benchmark: any :class:`~search_spaces.benchmarks.base.Benchmark`.
+        benchmark: any :class:`~search_spaces.core.benchmark.Benchmark`.
         fitness: the metric the search optimises, by name (``"cifar10_valid_12ep"``) or as the
             older ``(dataset, split)`` pair; default the benchmark's ``default_fitness``.
 
@@ -66,6 +71,7 @@ class LookupOracle:
         self.fitness_name = fitness
         self.cost_name = benchmark.cost_name
         self.metric_names = metric_names(benchmark)
+        self.metric_specs = tuple(benchmark.metrics)
 
     def _nan(self) -> dict[str, float]:
         return {name: math.nan for name in self.metric_names}
@@ -95,12 +101,40 @@ class LookupOracle:
         return Result(status, value=fitness, cost_s=cost, fitness=fitness, metrics=metrics, worker="lookup")
 
 
+class TrainingOracle:
+    """What a run with real training reports: one metric, the final validation accuracy after
+    ``epochs`` epochs on ``dataset`` (``<dataset>_valid_<epochs>ep``, also the fitness). Evaluations
+    are Tune trials run by the Tune driver, never this object's ``evaluate``."""
+
+    cost_name = None
+
+    def __init__(self, dataset: str, epochs: int) -> None:
+        self.fitness_name = f"{dataset}_valid_{epochs}ep"
+        self.metric_specs = (
+            MetricSpec(
+                self.fitness_name,
+                "%",
+                f"{dataset} validation accuracy after {epochs} epochs of real training",
+                f"{dataset} valid {epochs}ep",
+                reported=True,
+            ),
+        )
+        self.metric_names = (self.fitness_name,)
+
+    def metrics(self, arch: str) -> dict[str, float]:
+        return {}
+
+    def evaluate(self, arch: str) -> Result:
+        return Result(Status.FAILED, error="evaluations of a training run are Tune trials", worker="tune")
+
+
 class NoBenchmarkOracle:
     """The oracle of a space without a benchmark: scores only, metrics NaN, evaluations FAILED."""
 
     fitness_name = ""
     cost_name = None
     metric_names: tuple[str, ...] = ()
+    metric_specs: tuple[MetricSpec, ...] = ()
 
     def __init__(self, space_name: str = "") -> None:
         self.space_name = space_name
@@ -115,25 +149,29 @@ class NoBenchmarkOracle:
 
 
 def open_oracle(
-    space: SearchSpace, benchmark: Benchmark | None, *, needs_full: bool, fitness: str | tuple[str, str] | None = None
+    space: SearchSpace,
+    benchmark: Benchmark | None,
+    *,
+    evaluates: bool,
+    timed: bool,
+    fitness: str | None = None,
 ) -> tuple[SearchSpace, LookupOracle | NoBenchmarkOracle, str]:
     """The space a search draws from, its oracle and a note for the user (or "").
 
-    ``needs_full``: the search evaluates cells on a budget (REA, AREA, random search), so it needs
-    a benchmark of the whole space with a cost metric. A score-only search (NASWOT) runs without a
-    benchmark (metrics NaN) and, on a benchmark that holds only a sample, draws from the sample's
-    cells (:class:`~search_spaces.sampled.SampledSpace`). A ``fitness`` the benchmark does not know
-    falls back to its default when the search does not evaluate (``needs_full`` False).
+    ``evaluates``: the search looks up accuracies (REA, AREA, random search), so it needs a
+    benchmark of the whole space; ``timed``: its budget is in seconds, so the benchmark must record
+    a training time (``cost_name``). A score-only search (NASWOT) runs without a benchmark (metrics
+    NaN) and, on a benchmark that holds only a sample, draws from the sample's cells
+    (:class:`~search_spaces.core.sampled.SampledSpace`). A ``fitness`` the benchmark does not know
+    falls back to its default when the search does not evaluate.
 
     Raises:
-        NaswotError: ``needs_full`` and the benchmark is missing, a sample, or has no cost (one line).
-        UnknownNameError: ``fitness`` is not one of the benchmark's fitness names (``needs_full``).
+        NaswotError: the benchmark is missing or a sample (``evaluates``), or records no training
+            time (``timed``); one line saying what to give instead.
+        UnknownNameError: ``fitness`` is not one of the benchmark's fitness names (``evaluates``).
     """
-    from search_spaces import NaswotError
-    from search_spaces.core.sampled import SampledSpace
-
     if benchmark is None:
-        if needs_full:
+        if evaluates:
             raise NaswotError(
                 f"this search needs the full benchmark of {space.name}: the space has no embedded table; "
                 "give --benchmark PATH"
@@ -144,15 +182,17 @@ def open_oracle(
             f"note: {space.name} has no benchmark here: scores only, metrics NaN",
         )
     cells = benchmark.cells()
-    if needs_full and (cells is not None or benchmark.cost_name is None):
-        held = f"holds only {len(cells)} cells" if cells is not None else "records no training time"
+    if evaluates and cells is not None:
         raise NaswotError(
-            f"this search needs the full benchmark of {space.name}: {benchmark.name} {held}; "
-            "give --benchmark PATH (e.g. nasbench_only108.tfrecord)"
+            f"this search needs the full benchmark of {space.name}: {benchmark.name} holds only {len(cells)} cells; "
+            "give --benchmark PATH"
         )
-    if isinstance(fitness, (tuple, list)):
-        fitness = "_".join(fitness)
-    if not needs_full and fitness not in benchmark.fitness_names:
+    if evaluates and timed and benchmark.cost_name is None:
+        raise NaswotError(
+            f"{benchmark.name} records no training time, so a budget in seconds cannot be charged: give "
+            "--max-evaluations N (a budget in evaluations), or --benchmark PATH with training times"
+        )
+    if not evaluates and fitness not in benchmark.fitness_names:
         fitness = None
     oracle = LookupOracle(space, benchmark, fitness)
     if cells is not None:

@@ -1,4 +1,4 @@
-"""Random search on the benchmark within a simulated time budget.
+"""Random search: evaluate random cells until the budget ends.
 
 python -m orchestrator.random_search --runs 50 --budget 12000
 """
@@ -8,12 +8,9 @@ from __future__ import annotations
 from orchestrator.cli import main_for
 
 
-def _add(parser) -> None:
-    parser.add_argument("--budget", type=float, default=12000.0, help="simulated seconds per run")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return main_for("random", __doc__, _add, lambda a: {"budget_s": a.budget}, argv)
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return main_for("random", __doc__ or "", argv)
 
 
 if __name__ == "__main__":

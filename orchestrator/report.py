@@ -8,44 +8,49 @@ evaluated cell with the best fitness. The
 table follows the layout of the NASWOT paper's NAS-Bench-201 table: mean +- std over runs of the
 chosen cells' accuracies per dataset and split, and the simulated search time.
 
-The accuracy columns are whatever the histories hold (:func:`report_metrics`): NAS-Bench-201's six
-in the paper's order, NB101's CIFAR-10 validation and test, none for a score-only space.
+The accuracy columns and their titles come from the metric specs each run's ``config.json``
+records (its benchmark's, or the trained accuracy of a Tune run; :func:`report_metrics`), in the
+benchmark's order; a score-only space has none.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from orchestrator.history import load_history, metric_columns
-from search_spaces.core.records import METRIC_NAMES
+from orchestrator.history import load_history, metric_columns, read_config
+from search_spaces.core.benchmark import MetricSpec
 
-COLUMN_TITLES = {
-    "cifar10_valid": "C10 valid",
-    "cifar10_test": "C10 test",
-    "cifar100_valid": "C100 valid",
-    "cifar100_test": "C100 test",
-    "imagenet16_valid": "IN16 valid",
-    "imagenet16_test": "IN16 test",
-}
 _SUMMARY_COLUMNS = ("run_id", "algorithm", "runs", "search_s")
 
 
-def report_metrics(frame: pd.DataFrame) -> list[str]:
-    """The accuracy columns a report shows for ``frame``: NB201's six (:data:`METRIC_NAMES`) that the
-    history holds, in the paper's order, then any other ``*_valid`` / ``*_test`` metric column."""
+def metric_specs(config_record: dict) -> tuple[MetricSpec, ...]:
+    """The metric specs a run's ``config.json`` records (its oracle's: the history's metric columns)."""
+    return tuple(MetricSpec(**m) for m in (config_record.get("benchmark") or {}).get("metrics", []))
+
+
+def metric_titles(config_record: dict) -> dict[str, str]:
+    """Short column titles of a run's metrics (each spec's title, else its name)."""
+    return {m.name: m.title or m.name for m in metric_specs(config_record)}
+
+
+def report_metrics(frame: pd.DataFrame, specs: Sequence[MetricSpec] = ()) -> list[str]:
+    """The accuracy columns a report shows for ``frame``: the ``reported`` metrics of ``specs`` (the
+    runs' oracles declare them, in their order) that the history holds; without specs, every metric
+    column named ``*_valid`` / ``*_test``."""
     present = metric_columns(frame.columns)
-    shown = [m for m in METRIC_NAMES if m in present]
-    shown += [m for m in present if m not in shown and m.endswith(("_valid", "_test"))]
-    return shown
-
-
-def _title(metric: str) -> str:
-    return COLUMN_TITLES.get(metric, metric)
+    if specs:
+        shown = []
+        for spec in specs:
+            if spec.reported and spec.name in present and spec.name not in shown:
+                shown.append(spec.name)
+        return shown
+    return [m for m in present if m.endswith(("_valid", "_test"))]
 
 
 def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,11 +82,11 @@ def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(frame: pd.DataFrame, budget_s: float | None = None) -> pd.DataFrame:
+def summarise(frame: pd.DataFrame, budget_s: float | None = None, specs: Sequence[MetricSpec] = ()) -> pd.DataFrame:
     """Mean and std per (run_id, algorithm) of the final choices, one ``(mean, std)`` column per
-    metric of :func:`report_metrics`."""
+    metric of :func:`report_metrics` (``specs``: the runs' metric specs)."""
     choices = final_choices(frame)
-    metrics = report_metrics(frame)
+    metrics = report_metrics(frame, specs)
     out = []
     for (run_id, algorithm), group in choices.groupby(["run_id", "algorithm"], sort=False):
         row = {"run_id": run_id, "algorithm": algorithm, "runs": len(group), "search_s": group["search_time_s"].mean()}
@@ -92,10 +97,12 @@ def summarise(frame: pd.DataFrame, budget_s: float | None = None) -> pd.DataFram
     return pd.DataFrame(out)
 
 
-def format_table(summary: pd.DataFrame) -> str:
-    """The summary in the paper's layout, as plain text (the metric columns of ``summary``)."""
+def format_table(summary: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
+    """The summary in the paper's layout, as plain text (the metric columns of ``summary``, titled
+    by ``titles``, e.g. :func:`metric_titles`)."""
+    titles = titles or {}
     metrics = [c for c in summary.columns if c not in _SUMMARY_COLUMNS]
-    head = f"{'method':<22}{'runs':>5}{'search (s)':>12}" + "".join(f"{_title(m):>17}" for m in metrics)
+    head = f"{'method':<22}{'runs':>5}{'search (s)':>12}" + "".join(f"{titles.get(m, m):>17}" for m in metrics)
     lines = [head, "-" * len(head)]
     for _, row in summary.iterrows():
         name = f"{row['algorithm']} ({str(row['run_id'])[-6:]})"
@@ -107,7 +114,7 @@ def format_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def plot_time_vs_accuracy(choices: pd.DataFrame, path: str | Path, metric: str = "cifar10_test") -> Path:
+def plot_time_vs_accuracy(choices: pd.DataFrame, path: str | Path, metric: str, title: str | None = None) -> Path:
     """Search time (log) against the chosen cells' accuracy, mean +- std per run directory (paper's fig. 7)."""
     import matplotlib
 
@@ -129,7 +136,7 @@ def plot_time_vs_accuracy(choices: pd.DataFrame, path: str | Path, metric: str =
         )
     ax.set_xscale("log")
     ax.set_xlabel("search time (s, simulated)")
-    ax.set_ylabel(f"{_title(metric)} accuracy of the chosen cell (%)")
+    ax.set_ylabel(f"{title or metric} accuracy of the chosen cell (%)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -140,25 +147,31 @@ def plot_time_vs_accuracy(choices: pd.DataFrame, path: str | Path, metric: str =
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m orchestrator.report RUN_DIR...``; returns the exit code (2: bad input)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", help="run directories (each with history.parquet)")
     parser.add_argument("--plot", default=None, help="write the search-time vs accuracy figure here (PNG)")
-    parser.add_argument("--metric", default="cifar10_test", help="the accuracy column of the figure")
+    parser.add_argument(
+        "--metric", default=None, help="the accuracy column of the figure (default: the first reported)"
+    )
     args = parser.parse_args(argv)
     try:
         frame = pd.concat([load_history(d) for d in args.run_dirs], ignore_index=True)
+        specs: list[MetricSpec] = []
+        for d in args.run_dirs:
+            specs += [m for m in metric_specs(read_config(d)) if m not in specs]
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(summarise(frame)))
-    if args.plot and args.metric not in frame.columns:
-        print(
-            f"error: --metric {args.metric!r} is not a column of these histories: {report_metrics(frame)}",
-            file=sys.stderr,
-        )
+    titles = {m.name: m.title or m.name for m in specs}
+    print(format_table(summarise(frame, specs=specs), titles))
+    shown = report_metrics(frame, specs)
+    metric = args.metric or (shown[0] if shown else None)
+    if args.plot and (metric is None or metric not in frame.columns):
+        print(f"error: --metric {metric!r} is not a column of these histories: {shown}", file=sys.stderr)
         return 2
     if args.plot:
-        print(f"figure: {plot_time_vs_accuracy(final_choices(frame), args.plot, args.metric)}")
+        print(f"figure: {plot_time_vs_accuracy(final_choices(frame), args.plot, metric, titles.get(metric))}")
     return 0
 
 

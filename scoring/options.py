@@ -2,6 +2,8 @@
 
 ``orchestrator.<algorithm>``, ``orchestrator.correlate``, ``scoring.sweep`` and ``scoring.bench`` add
 them with these functions, so a flag means the same thing (and has the same default) everywhere.
+The space options (``--space``, ``--benchmark``, ``--stem-channels``, ``--seed``) live one floor
+down, in :mod:`search_spaces.core.options`, and are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,33 +12,16 @@ import argparse
 
 from scoring.data import DATASETS
 from scoring.store import DEFAULT_STORE
+from search_spaces.core.options import add_seed_option, add_space_options, space_options_from_args
 
-
-def add_space_options(parser: argparse.ArgumentParser) -> None:
-    """``--space``, ``--benchmark`` and ``--stem-channels``."""
-    parser.add_argument("--space", default="nb201", help="search space (see search_spaces.available_spaces())")
-    parser.add_argument(
-        "--benchmark",
-        default=None,
-        help="a benchmark file or directory of the space (NB201: a NATS-Bench tss directory; NB101: "
-        "nasbench_only108.tfrecord; nats_sss: a NATS-Bench sss directory; default: the embedded table, if any)",
-    )
-    parser.add_argument(
-        "--stem-channels",
-        type=int,
-        default=None,
-        help="stem width of the networks, for spaces that have one (nb101; default: the benchmark's, 128)",
-    )
-
-
-def space_options_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
-    """The space constructor options the arguments ask for (``ScorerConfig.space_options``)."""
-    stem = getattr(args, "stem_channels", None)
-    if stem is None:
-        return ()
-    if stem < 1:
-        raise ValueError(f"--stem-channels must be positive, got {stem}")
-    return (("stem_channels", int(stem)),)
+__all__ = [
+    "add_image_options",
+    "add_seed_option",
+    "add_space_options",
+    "add_store_options",
+    "space_options_from_args",
+    "store_from_args",
+]
 
 
 def add_image_options(

@@ -10,13 +10,12 @@ import pytest
 
 from orchestrator.driver import ResumeMismatchError, SimulatedDriver
 from orchestrator.experiment import ExperimentConfig, run_experiment
-from orchestrator.history import HISTORY_DIR, SCHEMA, HistoryWriter, load_history
+from orchestrator.history import HISTORY_DIR, HistoryWriter, history_schema, load_history
 from orchestrator.oracles import LookupOracle
 from orchestrator.report import final_choices
-from orchestrator.scoring_service import ScoringService
 from orchestrator.searchers import NASWOTSearch, RegularizedEvolution
+from scoring.service import ScoringService
 from search_spaces import UnknownNameError
-from search_spaces.core.records import METRIC_NAMES
 
 from .fakes import FormulaPool
 
@@ -45,7 +44,7 @@ def make_driver(nb201, oracle, searcher, workers=1, budget=None, pool=None, writ
 
 
 def test_one_worker_clock_is_the_sum_of_costs_and_respects_the_budget(nb201, oracle, tmp_path):
-    with HistoryWriter(tmp_path) as writer:
+    with HistoryWriter(tmp_path, metric_names=oracle.metric_names) as writer:
         driver = make_driver(
             nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=3000, writer=writer
         )
@@ -66,7 +65,7 @@ def test_one_worker_clock_is_the_sum_of_costs_and_respects_the_budget(nb201, ora
 def test_parallel_workers_overlap_in_simulated_time(nb201, oracle, tmp_path):
     outcomes = {}
     for workers in (1, 4):
-        with HistoryWriter(tmp_path / str(workers)) as writer:
+        with HistoryWriter(tmp_path / str(workers), metric_names=oracle.metric_names) as writer:
             outcomes[workers] = make_driver(
                 nb201,
                 oracle,
@@ -94,7 +93,7 @@ def test_failures_and_nonfinite_are_recorded_not_zero(nb201, oracle, tmp_path):
     rng = np.random.default_rng(0)
     first = [nb201.format(nb201.sample(rng)) for _ in range(10)]  # what NASWOT(seed 0) will ask
     pool = FormulaPool(fail=first[:2], nonfinite=first[2:4])
-    with HistoryWriter(tmp_path) as writer:
+    with HistoryWriter(tmp_path, metric_names=oracle.metric_names) as writer:
         outcome = make_driver(
             nb201, oracle, NASWOTSearch(nb201, np.random.default_rng(0), n=10), pool=pool, writer=writer
         ).run()
@@ -107,14 +106,14 @@ def test_failures_and_nonfinite_are_recorded_not_zero(nb201, oracle, tmp_path):
 
 
 def test_history_schema_and_atomic_parts(nb201, oracle, tmp_path):
-    with HistoryWriter(tmp_path, flush_every=7) as writer:
+    with HistoryWriter(tmp_path, flush_every=7, metric_names=oracle.metric_names) as writer:
         make_driver(
             nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer
         ).run()
     parts = list((tmp_path / HISTORY_DIR).iterdir())
     assert len(parts) > 1 and all(p.name.startswith("part-") for p in parts)
     frame = pd.read_parquet(tmp_path / HISTORY_DIR)  # the user's recipe
-    assert list(frame.columns) == SCHEMA.names
+    assert list(frame.columns) == history_schema(oracle.metric_names).names
     for column in (
         "run_id",
         "algorithm",
@@ -131,7 +130,7 @@ def test_history_schema_and_atomic_parts(nb201, oracle, tmp_path):
         "worker",
         "status",
         "error",
-        *METRIC_NAMES,
+        *oracle.metric_names,
     ):
         assert column in frame.columns
     # a stray temporary file (a write killed mid-way) is ignored by readers
@@ -194,7 +193,7 @@ def test_interrupted_run_resumes_to_the_same_answers(algorithm, tmp_path):
 
 
 def test_resume_with_another_config_is_refused(nb201, oracle, tmp_path):
-    with HistoryWriter(tmp_path) as writer:
+    with HistoryWriter(tmp_path, metric_names=oracle.metric_names) as writer:
         make_driver(
             nb201, oracle, RegularizedEvolution(nb201, np.random.default_rng(0)), budget=2000, writer=writer
         ).run()

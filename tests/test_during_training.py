@@ -28,7 +28,7 @@ def test_tau_and_plot_from_curves(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_during_training_cli_small(tmp_path, ray_session, capsys):
-    from cluster.tune_run import load_curves
+    from orchestrator.history import load_curves
 
     code = main(
         ["--nets", "2", "--epochs", "1", "--train-images", "200", "--channels", "4", "--cells-per-stage", "1",

@@ -178,7 +178,7 @@ def test_any_exception_of_one_candidate_is_a_failed_row_and_the_run_goes_on(nb20
     rng = np.random.default_rng(0)
     first = [nb201.format(nb201.sample(rng)) for _ in range(3)]  # what REA(seed 0) asks first
     oracle = _ExplodingOracle(inner, set(first))
-    with HistoryWriter(tmp_path) as writer:
+    with HistoryWriter(tmp_path, metric_names=inner.metric_names) as writer:
         outcome = SimulatedDriver(
             RegularizedEvolution(nb201, np.random.default_rng(0)),
             oracle=oracle,

@@ -120,10 +120,11 @@ def test_workers_are_actors_and_the_clock_has_one_worker():
     from orchestrator.cli import build_parser, config_from_args
 
     args = build_parser("area", "").parse_args(["--workers", "8"])
-    config = config_from_args("area", args, budget_s=12000.0)
+    config = config_from_args("area", args)
     assert (config.workers, config.sim_workers, config.device) == (8, 1, "auto")
     args = build_parser("area", "").parse_args(["--workers", "2", "--sim-workers", "4", "--device", "cuda"])
-    config = config_from_args("area", args, budget_s=12000.0)
+    assert config.budget_s == 12000.0  # the papers' budget when none is given
+    config = config_from_args("area", args)
     assert (config.workers, config.sim_workers, config.device) == (2, 4, "cuda")
     with pytest.raises(ValueError, match="gpus-per-worker"):
         ExperimentConfig(algorithm="naswot", device="cpu", gpus_per_worker=1.0)
@@ -185,7 +186,7 @@ class _Params:
 def test_the_answer_does_not_depend_on_the_number_of_actors(pool, tmp_path, ray_session):
     """Same seed, same history: inline scoring vs 1 and 2 Ray actors, one simulated worker."""
     from cluster.ray_pool import RayScoringPool
-    from orchestrator.scoring_service import InlinePool
+    from scoring.service import InlinePool
 
     config = ExperimentConfig(
         algorithm="area", m=12, budget_s=6000.0, runs=2, batch_size=16, store=None, proxy="params", workers=2

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cluster.tune_run import TuneOptions, load_curves, run_tune_experiment
 from cluster.tune_searcher import AskTellAdapter, SearcherStateError
-from orchestrator.experiment import ExperimentConfig
-from orchestrator.history import load_history
+from cluster.tuner import TuneOptions
+from orchestrator.experiment import ExperimentConfig, run_experiment
+from orchestrator.history import load_curves, load_history
 from orchestrator.searchers import AREA, RegularizedEvolution
 from scoring.training_data import DataSpec, augment, load_training_data, read_npz_images
 
@@ -134,14 +134,15 @@ def test_area_with_tune_completes_with_history_and_curves(tmp_path, ray_session)
     from orchestrator.report import final_choices
 
     run = tmp_path / "area-run"
-    summaries = run_tune_experiment(_config(), TuneOptions(trials=3, concurrent=2, **TINY), run, progress=False)
-    assert summaries[0]["evaluated"] == 3 and summaries[0]["failed"] == 0
+    config = _config(oracle="tune", tune=TuneOptions(trials=3, concurrent=2, **TINY))
+    outcomes = run_experiment(config, run, progress=False)
+    assert outcomes[0].told == 7 and outcomes[0].failed == 0
     h = load_history(run)
     scores = h[h.kind == "score"]
     evals = h[h.kind == "evaluate"]
     assert len(scores) == 4 and scores.score.notna().all() and (scores.status == "ok").all()
     assert len(evals) == 3 and (evals.status == "ok").all()
-    assert evals.fitness.between(0, 100).all() and (evals.fitness == evals.cifar10_valid).all()
+    assert evals.fitness.between(0, 100).all() and (evals.fitness == evals.cifar10_valid_1ep).all()
     assert (evals.fitness_name == "cifar10_valid_1ep").all() and (evals.cost_s > 0).all()
     assert sorted(h.tell_order) == list(range(7))
     # the population is the two best-scored cells
@@ -154,7 +155,10 @@ def test_area_with_tune_completes_with_history_and_curves(tmp_path, ray_session)
     assert set(curves.trial_id) == set(evals.trial_id)
     choice = final_choices(h)
     assert choice.arch.iloc[0] == evals.loc[evals.fitness.idxmax(), "arch"]
-    assert json.loads((run / "config.json").read_text())["oracle"] == "tune"
+    record = json.loads((run / "config.json").read_text())
+    assert record["config"]["oracle"] == "tune" and record["config"]["tune"]["trials"] == 3
+    assert [m["name"] for m in record["benchmark"]["metrics"]] == ["cifar10_valid_1ep"]
+    assert outcomes[0].best is not None and outcomes[0].best[0].arch == choice.arch.iloc[0]
 
 
 def failing_trainable(config):
@@ -173,9 +177,10 @@ def test_failing_trial_is_retried_then_recorded_failed(tmp_path, ray_session):
     marker = tmp_path / "attempts"
     marker.mkdir()
     run = tmp_path / "rea-run"
-    summaries = run_tune_experiment(
-        _config("rea", population_size=2),
-        TuneOptions(trials=3, concurrent=1, max_failures=1, **TINY),
+    outcomes = run_experiment(
+        _config(
+            "rea", population_size=2, oracle="tune", tune=TuneOptions(trials=3, concurrent=1, max_failures=1, **TINY)
+        ),
         run,
         progress=False,
         trainable=failing_trainable,
@@ -183,7 +188,7 @@ def test_failing_trial_is_retried_then_recorded_failed(tmp_path, ray_session):
     )
     assert len(list(marker.iterdir())) == 2  # the first attempt and one retry
     h = load_history(run)
-    assert len(h) == 3 and summaries[0]["failed"] == 1
+    assert len(h) == 3 and outcomes[0].failed == 1
     failed = h[h.status == "failed"]
     assert list(failed.trial_id) == [1] and "injected fault" in failed.error.iloc[0]
     assert math.isnan(failed.fitness.iloc[0])

@@ -56,7 +56,7 @@ def _evaluated(run_dir: Path):
 
 @pytest.mark.timeout(240)
 def test_sigkill_mid_search_then_resume_does_not_retrain(tmp_path):
-    from cluster.tune_run import load_curves
+    from orchestrator.history import load_curves
 
     out = tmp_path / "runs"
     ray_tmp = [tempfile.mkdtemp(prefix="rk", dir="/tmp"), tempfile.mkdtemp(prefix="rk", dir="/tmp")]

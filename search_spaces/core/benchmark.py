@@ -26,11 +26,16 @@ class MetricSpec:
         name: the column name in histories and tables (``[a-z0-9_]+``), e.g. ``cifar10_valid``.
         unit: ``"%"`` for accuracies, ``"s"`` for times, ``"M"`` for millions (params), ...
         description: one line for humans (what was measured, after how many epochs).
+        title: a short column title for tables (``"C10 valid"``); empty: the name.
+        reported: whether a report's summary table shows it (the final accuracies a search is
+            judged by), as opposed to search-time proxies, costs and sizes.
     """
 
     name: str
     unit: str
     description: str = ""
+    title: str = ""  # a short column title for tables (default: the name)
+    reported: bool = False  # a result a report's table shows (the final accuracies), not a search-time proxy
 
 
 @runtime_checkable

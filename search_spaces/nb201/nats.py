@@ -10,12 +10,30 @@ def nats_metrics(epochs: int) -> tuple[MetricSpec, ...]:
     """The metrics of a NATS-Bench-style table whose full training is ``epochs`` long (NB201 / tss:
     200, sss: 90): accuracies of the three datasets, the 12-epoch proxy, its training time, params."""
     return (
-        MetricSpec("cifar10_valid", "%", f"CIFAR-10 validation accuracy after {epochs} epochs"),
-        MetricSpec("cifar10_test", "%", f"CIFAR-10 test accuracy after {epochs} epochs (trained on train+valid)"),
-        MetricSpec("cifar100_valid", "%", f"CIFAR-100 validation accuracy after {epochs} epochs"),
-        MetricSpec("cifar100_test", "%", f"CIFAR-100 test accuracy after {epochs} epochs"),
-        MetricSpec("imagenet16_valid", "%", f"ImageNet16-120 validation accuracy after {epochs} epochs"),
-        MetricSpec("imagenet16_test", "%", f"ImageNet16-120 test accuracy after {epochs} epochs"),
+        MetricSpec(
+            "cifar10_valid", "%", f"CIFAR-10 validation accuracy after {epochs} epochs", "C10 valid", reported=True
+        ),
+        MetricSpec(
+            "cifar10_test",
+            "%",
+            f"CIFAR-10 test accuracy after {epochs} epochs (trained on train+valid)",
+            "C10 test",
+            reported=True,
+        ),
+        MetricSpec(
+            "cifar100_valid", "%", f"CIFAR-100 validation accuracy after {epochs} epochs", "C100 valid", reported=True
+        ),
+        MetricSpec("cifar100_test", "%", f"CIFAR-100 test accuracy after {epochs} epochs", "C100 test", reported=True),
+        MetricSpec(
+            "imagenet16_valid",
+            "%",
+            f"ImageNet16-120 validation accuracy after {epochs} epochs",
+            "IN16 valid",
+            reported=True,
+        ),
+        MetricSpec(
+            "imagenet16_test", "%", f"ImageNet16-120 test accuracy after {epochs} epochs", "IN16 test", reported=True
+        ),
         MetricSpec("cifar10_valid_12ep", "%", "CIFAR-10 validation accuracy after 12 epochs (REA's fitness)"),
         MetricSpec("train_time_12ep_s", "s", "seconds to train the 12-epoch proxy on CIFAR-10 (the search's cost)"),
         MetricSpec("params_m", "M", "parameters (millions) of the benchmark's 10-class network"),

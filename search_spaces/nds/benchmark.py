@@ -27,7 +27,13 @@ from search_spaces.core.errors import ArchitectureNotInBenchmarkError, Benchmark
 from search_spaces.nds.space import NDSCell, NDSSpace
 
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after the last training epoch (100 - test_ep_top1[-1])"),
+    MetricSpec(
+        "cifar10_test",
+        "%",
+        "CIFAR-10 test accuracy after the last training epoch (100 - test_ep_top1[-1])",
+        "C10 test",
+        reported=True,
+    ),
     MetricSpec("cifar10_test_best", "%", "best CIFAR-10 test accuracy over the epochs (100 - min test top-1 error)"),
     MetricSpec("cifar10_train", "%", "CIFAR-10 training accuracy after the last epoch (100 - train_ep_top1[-1])"),
     MetricSpec("params_m", "M", "parameters of the trained network, millions (record field params / 1e6)"),

@@ -1,0 +1,93 @@
+"""The search algorithms, defined once: what each needs, and the one searcher factory.
+
+Every command and both drivers (simulated clock, Ray Tune) make their searchers here, so an
+algorithm means the same thing wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution, Searcher
+from search_spaces import get_space
+from search_spaces.core.errors import UnknownNameError
+from search_spaces.core.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """What a search algorithm needs.
+
+    Attributes:
+        scores: it asks training-free SCORE trials (so a run needs a scoring pool and images).
+        evaluates: it asks EVALUATE trials (so it needs a benchmark, or training, and a budget).
+        trains: it can run with real training (``--oracle tune``).
+    """
+
+    name: str
+    scores: bool
+    evaluates: bool
+    trains: bool
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("naswot", scores=True, evaluates=False, trains=False),
+        Algorithm("random", scores=False, evaluates=True, trains=True),
+        Algorithm("rea", scores=False, evaluates=True, trains=True),
+        Algorithm("area", scores=True, evaluates=True, trains=True),
+    )
+}
+
+
+def algorithm(name: str) -> Algorithm:
+    """The algorithm called ``name``; raises ``UnknownNameError`` listing the known ones."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise UnknownNameError("algorithm", name, tuple(ALGORITHMS)) from None
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """The algorithm's own parameters (see each searcher): NASWOT's ``n``, REA's ``population_size``
+    and ``sample_size``, AREA's ``m``, and the proxies' rank ``ensemble`` (empty: one proxy)."""
+
+    n: int = 100
+    m: int = 20
+    population_size: int = 10
+    sample_size: int = 3
+    ensemble: tuple[str, ...] = ()
+
+
+def make_searcher(name: str, space: SearchSpace, rng: np.random.Generator, params: SearchParams) -> Searcher:
+    """A fresh searcher of algorithm ``name`` over ``space``, drawing from ``rng``.
+
+    Raises:
+        UnknownNameError: ``name`` is not an algorithm.
+    """
+    algorithm(name)
+    if name == "naswot":
+        return NASWOTSearch(space, rng, n=params.n, ensemble=params.ensemble)
+    if name == "random":
+        return RandomSearch(space, rng)
+    if name == "rea":
+        return RegularizedEvolution(space, rng, params.population_size, params.sample_size)
+    return AREA(space, rng, params.population_size, params.sample_size, m=params.m, ensemble=params.ensemble)
+
+
+@dataclass(frozen=True)
+class SearcherFactory:
+    """``factory(rng) -> Searcher`` for one run; picklable (Tune pickles it with its search algorithm),
+    so it holds the space's name and options rather than the space."""
+
+    name: str
+    space: str
+    space_options: tuple[tuple[str, object], ...]
+    params: SearchParams
+
+    def __call__(self, rng: np.random.Generator) -> Searcher:
+        return make_searcher(self.name, get_space(self.space, **dict(self.space_options)), rng, self.params)
