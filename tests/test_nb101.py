@@ -176,6 +176,17 @@ def test_sampling_and_mutation_follow_the_benchmark(space):
     assert space.mutate(tiny, rng).num_vertices >= 2  # a pruned cell can grow again
 
 
+def test_uniform_sampling_follows_the_benchmarks_cells(space):
+    rng = np.random.default_rng(5)
+    table = embedded_table()
+    cells = [space.sample_uniform(rng) for _ in range(300)]
+    assert all(space.key(c) in table for c in cells) and len({space.key(c) for c in cells}) > 290
+    seven = sum(c.num_vertices == 7 for c in cells) / len(cells)
+    assert 0.75 < seven < 0.95  # 85 % of the benchmark's cells have 7 vertices
+    paper = [space.sample(rng) for _ in range(300)]
+    assert sum(c.num_vertices == 7 for c in paper) / len(paper) < 0.05  # the paper's draw favours small cells
+
+
 def test_mutation_rate_sets_how_much_changes():
     from search_spaces.nb101.space import mutate_cell
 
