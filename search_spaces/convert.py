@@ -127,7 +127,7 @@ def nb101_table_rows(raw: Path) -> pa.Table:
     """
     from search_spaces.nb101.space import NB101Cell
     from search_spaces.nb101.table import TABLE_SCHEMA, pack_ops, unpack_edges
-    from search_spaces.nb101.vocabulary import MAX_EDGES, NUM_CELLS
+    from search_spaces.nb101.vocabulary import INPUT, MAX_EDGES, NUM_CELLS, OPS, OUTPUT
 
     source = pacsv.read_csv(raw.joinpath(*NB101_TABLE_CSV))
     if source.num_rows != NUM_CELLS or source.column("index").to_pylist() != list(range(NUM_CELLS)):
@@ -143,8 +143,10 @@ def nb101_table_rows(raw: Path) -> pa.Table:
     if np.bitwise_count(edges).max() > MAX_EDGES:
         raise ValueError(f"an NB101 cell has at most {MAX_EDGES} edges")
     op_lists = [text.split(",") for text in source.column("ops").to_pylist()]
-    if any(len(ops) != n for ops, n in zip(op_lists, num_vertices, strict=True)):
-        raise ValueError("every NB101 row needs one op per vertex")
+    known = set(OPS)
+    for ops, n in zip(op_lists, num_vertices, strict=True):
+        if len(ops) != n or ops[0] != INPUT or ops[-1] != OUTPUT or not known.issuperset(ops[1:-1]):
+            raise ValueError(f"every NB101 row needs {INPUT!r}, one of {OPS} per interior vertex, {OUTPUT!r}: {ops}")
     accuracy = (100.0 * source.column("test_accuracy_108ep_mean3").to_numpy()).astype(np.float32)
     table = pa.table(
         {
