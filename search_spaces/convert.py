@@ -2,11 +2,12 @@
 
 Run once from a checkout that has the raw data beside it::
 
-    python -m search_spaces.benchmarks.convert ../shared/data
+    python -m search_spaces.convert ../shared/data
 
-It writes ``search_spaces/data/nb201.parquet``, ``search_spaces/data/nb101_sample500.parquet`` and
-``scoring/images/*.npz``. The package never
-reads the raw directory at run time.
+It writes ``search_spaces/nb201/nb201.parquet``, ``search_spaces/nb101/nb101.parquet`` (every
+NAS-Bench-101 cell), ``search_spaces/nb101/nb101_sample500.parquet`` and ``scoring/images/*.npz``
+(each folder's ``PROVENANCE.md`` says where the data came from). The package never reads the raw
+directory at run time.
 """
 
 from __future__ import annotations
@@ -95,6 +96,95 @@ def convert_nb101(raw: Path, out: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=NB101_SCHEMA), out, compression="zstd", compression_level=19)
 
 
+NB101_TABLE_CSV = ("nb101", "nb101_all_423624.csv.gz")
+NB101_EXAMPLE_HASH = "00005c142e6f48ac74fdcf73e3439874"  # the benchmark's example cell
+NB101_BEST = ("02e5a0247bbdcf2860b7e96f74961594", 94.318)  # best mean test accuracy (%) and its cell
+NB101_CELLS_PER_SIZE = (1, 6, 84, 2441, 62010, 359082)  # cells with 2..7 vertices
+NB101_HASH_CHECKS = 5000  # rows whose hash is recomputed from their matrix and ops
+
+
+def _nb101_matrix_bits(matrix_text: np.ndarray, num_vertices: np.ndarray) -> np.ndarray:
+    """The packed upper triangles (``search_spaces.nb101.table``) of the rows' ``0110|0001|...`` texts."""
+    edges = np.zeros(len(matrix_text), dtype=np.uint32)
+    for n in np.unique(num_vertices):
+        rows = np.flatnonzero(num_vertices == n)
+        text = "".join(matrix_text[rows]).replace("|", "")
+        digits = (np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")).reshape(len(rows), n, n)
+        if not np.isin(digits, (0, 1)).all() or np.tril(digits.any(axis=0)).any():
+            raise ValueError(f"the NB101 matrices of {n} vertices must be strictly upper-triangular 0/1 digits")
+        upper_rows, upper_cols = np.triu_indices(n, 1)
+        upper = digits[:, upper_rows, upper_cols].astype(np.uint32)
+        edges[rows] = upper @ (np.uint32(1) << np.arange(upper.shape[1], dtype=np.uint32))
+    return edges
+
+
+def nb101_table_rows(raw: Path) -> pa.Table:
+    """The rows of ``nb101.parquet`` (``search_spaces.nb101.table.TABLE_SCHEMA``) from the gathered
+    ``nb101_all_423624.csv.gz``, checked (see ``search_spaces/nb101/PROVENANCE.md``).
+
+    Raises:
+        ValueError: a check fails (row count, order, matrix and op format, hashes, known values).
+    """
+    from search_spaces.nb101.space import NB101Cell
+    from search_spaces.nb101.table import TABLE_SCHEMA, pack_ops, unpack_edges
+    from search_spaces.nb101.vocabulary import INPUT, MAX_EDGES, NUM_CELLS, OPS, OUTPUT
+
+    source = pacsv.read_csv(raw.joinpath(*NB101_TABLE_CSV))
+    if source.num_rows != NUM_CELLS or source.column("index").to_pylist() != list(range(NUM_CELLS)):
+        raise ValueError(f"the NB101 table must hold indices 0..{NUM_CELLS - 1} in order")
+    hashes = np.array(source.column("hash").to_pylist())
+    if not (hashes[1:] > hashes[:-1]).all() or {len(h) for h in hashes} != {32}:
+        raise ValueError("the NB101 hashes must be 32 hex digits, unique and in ascending order")
+    num_vertices = source.column("num_vertices").to_numpy().astype(np.uint8)
+    counts = tuple(int((num_vertices == n).sum()) for n in range(2, 8))
+    if counts != NB101_CELLS_PER_SIZE:
+        raise ValueError(f"NB101 cells per vertex count 2..7 must be {NB101_CELLS_PER_SIZE}, got {counts}")
+    edges = _nb101_matrix_bits(np.array(source.column("matrix").to_pylist()), num_vertices)
+    if np.bitwise_count(edges).max() > MAX_EDGES:
+        raise ValueError(f"an NB101 cell has at most {MAX_EDGES} edges")
+    op_lists = [text.split(",") for text in source.column("ops").to_pylist()]
+    known = set(OPS)
+    for ops, n in zip(op_lists, num_vertices, strict=True):
+        if len(ops) != n or ops[0] != INPUT or ops[-1] != OUTPUT or not known.issuperset(ops[1:-1]):
+            raise ValueError(f"every NB101 row needs {INPUT!r}, one of {OPS} per interior vertex, {OUTPUT!r}: {ops}")
+    accuracy = (100.0 * source.column("test_accuracy_108ep_mean3").to_numpy()).astype(np.float32)
+    table = pa.table(
+        {
+            "hash": pa.array([bytes.fromhex(h) for h in hashes], pa.binary(16)),
+            "num_vertices": pa.array(num_vertices, pa.uint8()),
+            "edges": pa.array(edges, pa.uint32()),
+            "ops": pa.array([pack_ops(ops) for ops in op_lists], pa.uint16()),
+            "cifar10_test": pa.array(accuracy, pa.float32()),
+            "params": pa.array(source.column("trainable_parameters").to_numpy().astype(np.int32), pa.int32()),
+        },
+        schema=TABLE_SCHEMA,
+    )
+    best = int(np.argmax(accuracy))
+    if not (hashes == NB101_EXAMPLE_HASH).any():
+        raise ValueError(f"the NB101 table must hold the benchmark's example cell {NB101_EXAMPLE_HASH}")
+    if hashes[best] != NB101_BEST[0] or abs(float(accuracy[best]) - NB101_BEST[1]) > 5e-4:
+        raise ValueError(f"the best NB101 cell must be {NB101_BEST[0]} at {NB101_BEST[1]} %")
+    # each checked row is a pruned, valid cell (NB101Cell refuses others) whose hash is the row's
+    checked = np.random.default_rng(0).choice(NUM_CELLS, size=NB101_HASH_CHECKS, replace=False)
+    for row in [0, best, *checked.tolist()]:
+        matrix = unpack_edges(int(edges[row]), int(num_vertices[row]))
+        cell = NB101Cell(tuple(map(tuple, matrix.tolist())), tuple(op_lists[row]))
+        if cell.hash() != hashes[row]:
+            raise ValueError(f"NB101 row {row}: its matrix and ops hash to {cell.hash()}, not {hashes[row]}")
+    return table
+
+
+def convert_nb101_table(raw: Path, out: Path) -> None:
+    """Write ``nb101.parquet`` (every NAS-Bench-101 cell) from the gathered csv.gz to ``out``."""
+    pq.write_table(
+        nb101_table_rows(raw),
+        out,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=["num_vertices", "ops"],
+    )
+
+
 def convert_images(raw: Path, out_dir: Path) -> None:
     for name, file in IMAGE_SETS.items():
         data = np.load(raw / "images" / file)
@@ -108,10 +198,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("raw", type=Path, help="the raw data directory (with nb201/ and images/)")
     args = parser.parse_args()
-    root = Path(__file__).resolve().parents[2]
-    convert_nb201(args.raw, root / "search_spaces" / "data" / "nb201.parquet")
-    convert_nb101(args.raw, root / "search_spaces" / "data" / "nb101_sample500.parquet")
-    convert_images(args.raw, root / "scoring" / "images")
+    package = Path(__file__).resolve().parent  # search_spaces/
+    convert_nb201(args.raw, package / "nb201" / "nb201.parquet")
+    convert_nb101(args.raw, package / "nb101" / "nb101_sample500.parquet")
+    convert_nb101_table(args.raw, package / "nb101" / "nb101.parquet")
+    convert_images(args.raw, package.parent / "scoring" / "images")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """NAS-Bench-101: pruning and validity, the isomorphism-invariant hash, sampling, mutation, networks,
-the embedded sample, and searches that need the full benchmark."""
+the embedded sample, and searches that need training times (the embedded table of every cell is
+tested in test_nb101_table.py)."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -16,7 +18,9 @@ from search_spaces import (
     get_space,
     open_benchmark,
 )
+from search_spaces.nb101.benchmark import NB101SampleTable
 from search_spaces.nb101.space import OPS, NB101Cell, graph_hash, make_cell, parse_cell, prune
+from search_spaces.nb101.table import embedded_table
 
 CONV3, CONV1, POOL = OPS
 
@@ -28,7 +32,7 @@ def space():
 
 @pytest.fixture(scope="module")
 def sample_table(space):
-    return open_benchmark(space)
+    return NB101SampleTable(space)
 
 
 def _topological_relabelling(cell: NB101Cell, rng: np.random.Generator) -> NB101Cell:
@@ -157,14 +161,53 @@ def test_sampling_and_mutation_follow_the_benchmark(space):
     cells = [space.sample(rng) for _ in range(300)]
     assert all(c.num_vertices <= 7 and c.num_edges <= 9 for c in cells)
     assert max(c.num_vertices for c in cells) >= 6  # pruning leaves most random cells smaller
-    sizes = []
+    table = embedded_table()
+    assert all(space.key(c) in table for c in cells)  # every valid cell is in the benchmark
+    sizes, op_changes, edge_changes = [], 0, 0
     for cell in cells[:100]:
         child = space.mutate(cell, rng)
-        assert space.key(child) != space.key(cell)
+        assert space.key(child) != space.key(cell) and space.key(child) in table
         sizes.append(child.num_vertices)
+        op_changes += sorted(child.ops) != sorted(cell.ops)
+        edge_changes += child.num_edges != cell.num_edges
     assert min(sizes) < max(sizes)  # mutation both grows and shrinks cells
+    assert op_changes > 10 and edge_changes > 10  # it changes ops and it changes edges
     tiny = parse_cell("01/00|input,output")
     assert space.mutate(tiny, rng).num_vertices >= 2  # a pruned cell can grow again
+
+
+def test_uniform_sampling_follows_the_benchmarks_cells(space):
+    rng = np.random.default_rng(5)
+    table = embedded_table()
+    cells = [space.sample_uniform(rng) for _ in range(300)]
+    assert all(space.key(c) in table for c in cells) and len({space.key(c) for c in cells}) > 290
+    seven = sum(c.num_vertices == 7 for c in cells) / len(cells)
+    assert 0.75 < seven < 0.95  # 85 % of the benchmark's cells have 7 vertices
+    paper = [space.sample(rng) for _ in range(300)]
+    assert sum(c.num_vertices == 7 for c in paper) / len(paper) < 0.05  # the paper's draw favours small cells
+
+
+def test_mutation_rate_sets_how_much_changes():
+    from search_spaces.nb101.space import mutate_cell
+
+    rng = np.random.default_rng(4)
+    parent = parse_cell(
+        "0100001/0010000/0001000/0000100/0000010/0000001/0000000|input," + ",".join([CONV3] * 5) + ",output"
+    )
+
+    def mean_change(rate: float) -> float:
+        """Mean (ops gained or lost) + (edges gained or lost) of 150 children."""
+        changes = []
+        for _ in range(150):
+            child = mutate_cell(parent, rng, rate)
+            ops = Counter(child.ops)
+            ops.subtract(parent.ops)
+            changes.append(sum(map(abs, ops.values())) + abs(child.num_edges - parent.num_edges))
+        return float(np.mean(changes))
+
+    assert 1.0 <= mean_change(0.3) < mean_change(3.0)
+    with pytest.raises(ValueError, match="positive"):
+        mutate_cell(parent, rng, 0.0)
 
 
 def test_network_builds_at_any_stem_width_and_matches_benchmark_params(space, sample_table):
@@ -176,8 +219,10 @@ def test_network_builds_at_any_stem_width_and_matches_benchmark_params(space, sa
     assert out.shape == (2, 10)
     relus = sum(isinstance(m, torch.nn.ReLU) for m in small.modules())
     assert relus > 9  # every ConvBnRelu has its own nn.ReLU, so NASWOT sees them
+    assert not any(type(m).__name__ == "Placeholder" for m in small.modules())
     params = sum(p.numel() for p in space.build(cell, 10).parameters())
-    assert abs(params - sample_table.lookup(cell)["params_m"] * 1e6) < 64  # nasbench_pytorch vs the TF original
+    assert params == round(sample_table.lookup(cell)["params_m"] * 1e6)  # NASLib's record of this labelling
+    assert params == round(open_benchmark(space).lookup(cell)["params_m"] * 1e6)
 
 
 def test_embedded_sample(space, sample_table):
@@ -192,23 +237,24 @@ def test_embedded_sample(space, sample_table):
     assert space.key(chain) not in {space.key(c) for c in sample_table.cells()}
     with pytest.raises(ArchitectureNotInBenchmarkError, match="not in the embedded 500-row sample"):
         sample_table.lookup(chain)
+    with pytest.raises(ArchitectureNotInBenchmarkError, match="not a NAS-Bench-101 cell"):
+        sample_table.lookup("not a cell")
 
 
 @pytest.mark.parametrize("algorithm", ["rea", "area", "random"])
-def test_budgeted_searches_refuse_the_sample(algorithm):
+def test_budgeted_searches_refuse_a_table_without_training_times(algorithm):
     from orchestrator.experiment import ExperimentConfig, prepare
 
     config = ExperimentConfig(algorithm=algorithm, space="nb101", budget_s=1000.0, executor="inline", store=None)
-    with pytest.raises(NaswotError, match="needs the full benchmark of nb101.*292 cells"):
+    with pytest.raises(NaswotError, match="needs the full benchmark of nb101: nb101-embedded records no training time"):
         prepare(config)
 
 
-def test_naswot_draws_from_the_sample_and_says_so(capsys):
+def test_naswot_draws_from_the_whole_space(capsys):
     from orchestrator.experiment import ExperimentConfig, prepare
 
     prepared = prepare(ExperimentConfig(algorithm="naswot", space="nb101", executor="inline", store=None, n=5))
-    assert "holds only 292 cells" in capsys.readouterr().err
-    rng = np.random.default_rng(0)
-    keys = {prepared.space.key(c) for c in prepared.benchmark.cells()}
-    assert all(prepared.space.key(prepared.space.sample(rng)) in keys for _ in range(50))
-    assert prepared.oracle.fitness_name == "cifar10_valid"
+    assert "holds only" not in capsys.readouterr().err
+    assert prepared.benchmark.name == "nb101-embedded" and prepared.benchmark.cells() is None
+    assert prepared.space.size == 423_624  # the space itself, not a sample of it
+    assert prepared.oracle.fitness_name == "cifar10_test"

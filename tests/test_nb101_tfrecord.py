@@ -16,14 +16,14 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from search_spaces import ArchitectureNotInBenchmarkError, BenchmarkDataError, get_space, open_benchmark
-from search_spaces.nb101.benchmark import (
+from search_spaces.nb101.space import make_cell, parse_cell
+from search_spaces.nb101.tfrecord import (
     NB101TFRecordBenchmark,
     crc32c,
     decode_model_metrics,
     iter_tfrecord,
     write_tfrecord,
 )
-from search_spaces.nb101.space import make_cell, parse_cell
 
 
 def _metrics_class():

@@ -14,10 +14,16 @@ style MD5 hash of every vertex's in/out degree and op), so that lookups in the o
 ``nasbench_only108.tfrecord`` work; isomorphic cells share it. The algorithm is described in the
 benchmark's ``nasbench/lib/graph_util.py``; this is an independent implementation.
 
-Sampling and mutation follow the benchmark paper's random search and regularised evolution:
-a uniformly random 7x7 matrix and ops until the pruned cell is valid; a mutation flips each
-possible edge with probability 1/7 and resamples each of the 5 op vertices with probability 1/5,
-until the result is valid (here also: until it differs from the parent, up to isomorphism).
+Sampling and mutation are the benchmark's own (``random_spec`` and ``mutate_spec`` of the nasbench
+repository's ``NASBench.ipynb``, the random search and regularised evolution of the paper; see
+:func:`random_cell` and :func:`mutate_cell`): a uniformly random 7x7 upper triangle and ops until
+the pruned cell is valid; a mutation flips each possible edge with probability 1/7 and changes each
+of the 5 interior ops with probability 1/5, until the child is valid (here also: until it is not
+isomorphic to the parent).
+
+:meth:`NB101Space.build` builds the network of the benchmark's *stored* spec of the cell (the
+embedded table's matrix and ops for its hash, ``search_spaces.nb101.table``), so that its parameter
+count is the benchmark's.
 """
 
 from __future__ import annotations
@@ -25,24 +31,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.nb101.table import embedded_table
+from search_spaces.nb101.vocabulary import INPUT, MAX_EDGES, MAX_VERTICES, NUM_CELLS, OP_CODE, OPS, OUTPUT
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-INPUT = "input"
-OUTPUT = "output"
-# The benchmark's ``available_ops`` in its canonical order: the hash labels an op by its position here.
-OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
-MAX_VERTICES = 7
-MAX_EDGES = 9
-NUM_CELLS = 423_624  # unique (non-isomorphic) cells of the benchmark
 DEFAULT_STEM_CHANNELS = 128
-_OP_LABEL = {op: i for i, op in enumerate(OPS)}
 
 
 def _as_matrix(matrix) -> np.ndarray:
@@ -101,7 +102,7 @@ def check_pruned(matrix: np.ndarray, ops: Sequence[str]) -> None:
     if ops[0] != INPUT or ops[-1] != OUTPUT:
         raise InvalidArchitectureError(f"an NB101 cell's first op is {INPUT!r} and its last {OUTPUT!r}, got {ops}")
     for op in ops[1:-1]:
-        if op not in _OP_LABEL:
+        if op not in OP_CODE:
             raise InvalidArchitectureError(f"unknown NB101 op {op!r}; known: {', '.join(OPS)}")
 
 
@@ -168,11 +169,15 @@ class NB101Cell:
 
     def labels(self) -> list[int]:
         """The hash labels: -1 input, -2 output, else the op's position in :data:`OPS`."""
-        return [-1] + [_OP_LABEL[op] for op in self.ops[1:-1]] + [-2]
+        return [-1] + [OP_CODE[op] for op in self.ops[1:-1]] + [-2]
+
+    @cached_property
+    def _module_hash(self) -> str:
+        return graph_hash(self.array, self.labels())
 
     def hash(self) -> str:
-        """The benchmark's module hash (equal for isomorphic cells)."""
-        return graph_hash(self.array, self.labels())
+        """The benchmark's module hash (equal for isomorphic cells; computed once per cell object)."""
+        return self._module_hash
 
     def __str__(self) -> str:
         return format_cell(self)
@@ -221,6 +226,75 @@ def _padded(cell: NB101Cell, rng: np.random.Generator) -> tuple[np.ndarray, list
     return matrix, ops
 
 
+def random_cell(rng: np.random.Generator) -> NB101Cell:
+    """The benchmark's random cell (``random_spec`` of the nasbench repository's ``NASBench.ipynb``).
+
+    Each of the 21 entries above the diagonal of a 7x7 matrix is 0 or 1 with probability 1/2, each
+    of the 5 interior vertices gets one of the 3 ops uniformly; drawn again until the pruned cell is
+    valid (the input reaches the output, at most 9 edges). Every valid cell is in the benchmark.
+
+    This is not uniform over the benchmark's cells: pruning makes small cells far more likely (of
+    3,000 draws, 10 % were the bare input-to-output cell and 0.2 % had 7 vertices, against 85 % of
+    the benchmark's cells). :func:`uniform_cell` draws uniformly from the benchmark instead.
+    """
+    while True:
+        matrix = np.triu(rng.integers(0, 2, size=(MAX_VERTICES, MAX_VERTICES)), 1)
+        ops = [INPUT] + [OPS[int(i)] for i in rng.integers(len(OPS), size=MAX_VERTICES - 2)] + [OUTPUT]
+        try:
+            return make_cell(matrix, ops)
+        except InvalidArchitectureError:
+            continue
+
+
+def uniform_cell(rng: np.random.Generator) -> NB101Cell:
+    """A cell drawn uniformly from the benchmark's 423,624 (the stored spec of a uniformly random row
+    of the embedded table), as the NASWOT paper's code draws NAS-Bench-101 cells.
+
+    Raises:
+        BenchmarkDataError: the embedded table file cannot be read.
+    """
+    table = embedded_table()
+    return make_cell(*table.spec_at(int(rng.integers(len(table)))))
+
+
+def mutate_cell(parent: NB101Cell, rng: np.random.Generator, rate: float = 1.0) -> NB101Cell:
+    """The benchmark's regularised-evolution mutation (``mutate_spec`` of ``NASBench.ipynb``, whose
+    mutation rate is the ``p`` of the paper's Figure 8; the notebook's default, and this space's, is 1).
+
+    On the parent's 7-vertex spec, each of the 21 possible edges flips with probability
+    ``rate / 7`` (in expectation ``rate`` times 3 edges flip, most of them on vertices that pruning
+    then drops), and each of the 5 interior vertices changes its op to one of the other two with
+    probability ``rate / 5`` (in expectation ``rate`` ops change). The whole draw is repeated until
+    the pruned child is valid (so it is in the benchmark, which holds every valid cell) and, unlike
+    the notebook, not isomorphic to the parent (a different hash), so that every mutation is a new
+    cell. The parent is kept pruned here, so its spec is rebuilt as the notebook's would be after
+    pruning: its vertices keep their order and unconnected vertices with random ops are inserted
+    before the output, so that a mutation can grow the cell again. ``parent`` is not changed.
+
+    Raises:
+        ValueError: ``rate`` is not positive.
+    """
+    if not rate > 0:
+        raise ValueError(f"the mutation rate must be positive, got {rate}")
+    parent_key = parent.hash()
+    base, base_ops = _padded(parent, rng)
+    n = MAX_VERTICES
+    while True:
+        flips = np.triu(rng.random((n, n)) < rate / n, 1)
+        matrix = np.where(flips, 1 - base, base)
+        ops = list(base_ops)
+        for v in range(1, n - 1):
+            if rng.random() < rate / (n - 2):
+                others = [o for o in OPS if o != ops[v]]
+                ops[v] = others[int(rng.integers(len(others)))]
+        try:
+            child = make_cell(matrix, ops)
+        except InvalidArchitectureError:
+            continue
+        if child.hash() != parent_key:
+            return child
+
+
 class NB101Space:
     """NAS-Bench-101 cells and their networks (``nasbench_pytorch``'s ``Network``).
 
@@ -257,53 +331,45 @@ class NB101Space:
         return NUM_CELLS
 
     def sample(self, rng: np.random.Generator) -> NB101Cell:
-        """The benchmark's random cell: uniform 0/1 upper triangle and uniform ops until valid."""
-        while True:
-            matrix = np.triu(rng.integers(0, 2, size=(MAX_VERTICES, MAX_VERTICES)), 1)
-            ops = [INPUT] + [OPS[int(i)] for i in rng.integers(len(OPS), size=MAX_VERTICES - 2)] + [OUTPUT]
-            try:
-                return make_cell(matrix, ops)
-            except InvalidArchitectureError:
-                continue
+        """The benchmark's random cell (see :func:`random_cell`)."""
+        return random_cell(rng)
+
+    def sample_uniform(self, rng: np.random.Generator) -> NB101Cell:
+        """A cell drawn uniformly from the benchmark's cells (see :func:`uniform_cell`)."""
+        return uniform_cell(rng)
 
     def mutate(self, arch: NB101Cell, rng: np.random.Generator) -> NB101Cell:
-        """The benchmark's mutation (rate 1): each edge flips with probability 1/7, each op vertex
-        is resampled to another op with probability 1/5; redrawn until valid and not isomorphic to
-        ``arch``. A pruned parent is first padded to 7 vertices with unconnected vertices (random ops),
-        so mutation can grow it again."""
-        parent = arch.hash()
-        base, base_ops = _padded(arch, rng)
-        n = MAX_VERTICES
-        while True:
-            matrix = base.copy()
-            ops = list(base_ops)
-            flips = rng.random((n, n)) < 1.0 / n
-            matrix = np.where(np.triu(flips, 1), 1 - matrix, matrix)
-            for v in range(1, n - 1):
-                if rng.random() < 1.0 / (n - 2):
-                    others = [o for o in OPS if o != ops[v]]
-                    ops[v] = others[int(rng.integers(len(others)))]
-            try:
-                child = make_cell(matrix, ops)
-            except InvalidArchitectureError:
-                continue
-            if child.hash() != parent:
-                return child
+        """The benchmark's mutation at rate 1 (see :func:`mutate_cell`): a valid cell of another hash."""
+        return mutate_cell(arch, rng)
+
+    def stored_spec(self, arch: NB101Cell) -> tuple[np.ndarray, list[str]]:
+        """The benchmark's own labelling of ``arch``: the embedded table's matrix and ops for its hash.
+
+        Isomorphic cells share the hash, but the benchmark's network gives the output's spare
+        channels to the first vertices in order, so relabelling can move a few thousand parameters;
+        the stored spec is the one the benchmark trained and counted. A cell the table lacks (none,
+        for a valid cell: the table holds them all) is returned as it is. Returns new arrays.
+
+        Raises:
+            BenchmarkDataError: the embedded table file cannot be read.
+        """
+        stored = embedded_table().stored_spec(arch.hash())
+        return stored if stored is not None else (arch.array, list(arch.ops))
 
     def build(self, arch: NB101Cell, num_classes: int) -> nn.Module:
-        """The benchmark's network (``nasbench_pytorch.model.Network``) for ``arch``; the cell is
-        validated (pruned) first, so the library never sees a disconnected graph."""
+        """The benchmark's network of ``arch``'s stored spec (:meth:`stored_spec`; see
+        ``search_spaces.nb101.network``): at stem width 128 its parameter count is the table's
+        ``trainable_parameters``. Initialisation draws from torch's global generator.
+
+        Raises:
+            ValueError: ``num_classes`` is not positive.
+            InvalidArchitectureError: ``arch`` is not an :class:`NB101Cell`.
+        """
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         if not isinstance(arch, NB101Cell):
             raise InvalidArchitectureError(f"expected an NB101Cell, got {type(arch).__name__}")
-        from nasbench_pytorch.model import ModelSpec, Network
+        from search_spaces.nb101.network import build_network
 
-        spec = ModelSpec(arch.array.astype(np.int64), list(arch.ops))
-        return Network(
-            spec,
-            num_labels=num_classes,
-            stem_out_channels=self.stem_channels,
-            num_stacks=self.num_stacks,
-            num_modules_per_stack=self.modules_per_stack,
-        )
+        matrix, ops = self.stored_spec(arch)
+        return build_network(matrix, ops, num_classes, self.stem_channels, self.num_stacks, self.modules_per_stack)
