@@ -17,6 +17,8 @@ real data (NAS-Bench-101's ``nasbench_pytorch`` converts its adjacency matrix to
 the CPU instead, which :attr:`NetworkCosts.on_meta` records.
 
 :func:`measure_latency_ms` times real forward passes on whatever hardware the model lives on.
+torch is imported by the functions that use it, so importing this module (e.g. for
+:data:`MEASURED_DEVICE`) stays light.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from typing import TYPE_CHECKING
 
 from search_spaces.core.space import SearchSpace
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
 
 # The latency "device" that means: time the forward pass here, on this process's hardware.
 MEASURED_DEVICE = "measured"
@@ -66,6 +69,9 @@ def count_multiply_adds(model: nn.Module, example: torch.Tensor) -> int:
 
     ``model`` is put in eval mode (mutated: its ``training`` flag) so BatchNorm accepts one image.
     """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     model.eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(example)
@@ -73,6 +79,8 @@ def count_multiply_adds(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def _costs_on(device: str, space: SearchSpace, arch: Hashable, num_classes: int, shape: tuple[int, ...]):
+    import torch
+
     # The build draws initial weights from torch's global RNG: fork it so the caller's state is untouched.
     with torch.random.fork_rng(devices=[]), torch.device(device):
         model = space.build(arch, num_classes)
@@ -128,6 +136,8 @@ def describe_hardware(device: torch.device) -> str:
     """``"cuda:<GPU name>"`` for a CUDA device, ``"cpu:<model name>, <n> threads"`` for the CPU
     (the model name from ``/proc/cpuinfo`` where there is one; the thread count matters to a CPU
     latency), else the device type."""
+    import torch
+
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     if device.type == "cpu":
@@ -152,6 +162,8 @@ def measure_latency_ms(
     Raises:
         ValueError: ``repeats`` < 1, ``warmup`` < 0, or an empty ``input_shape``.
     """
+    import torch
+
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
     shape = tuple(int(s) for s in input_shape)
