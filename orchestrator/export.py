@@ -1,6 +1,6 @@
 """Export the network a search chose, so it can be trained or deployed outside naswot.
 
-    python -m orchestrator.export RUN_DIR --out model.pt [--seed S] [--onnx] [--measure-latency]
+    python -m orchestrator.export RUN_DIR --out model.pt [--seed S] [--no-pt2] [--onnx] [--measure-latency]
 
 The chosen cell is the searcher's own answer, the ``incumbent`` of the run's last told row
 (:func:`orchestrator.report.final_choices`); a directory with several runs (seeds) needs ``--seed``.
@@ -12,8 +12,9 @@ dataset's classes, weights drawn from ``config.init_seed``: untrained). Written,
   with ``torch.load(..., weights_only=True)``.
 * ``model.pt2``: the network as a ``torch.export`` program (``torch.export.load(path).module()``),
   for one image of the dataset's shape; skipped, with the reason in ``model.json``, when the
-  network cannot be exported.
-* ``model.onnx`` with ``--onnx``: through ``torch.onnx.export`` (needs the ``onnx`` package).
+  network cannot be exported (``--no-pt2``: not tried).
+* ``model.onnx`` with ``--onnx``: through ``torch.onnx.export`` (needs the ``onnx`` and
+  ``onnxscript`` packages; about 15 s for an NB201 network on two CPU cores).
 * ``model.json``: the record plus parameters, FLOPs (multiply-adds, see
   :mod:`search_spaces.core.costs`), latency where known (NB201's benchmark network: the 27 devices
   of :mod:`search_spaces.nb201.latency`; ``--measure-latency``: this machine), the benchmark
@@ -185,9 +186,11 @@ def export_run(
     seed: int | None = None,
     onnx: bool = False,
     measure_latency: bool = False,
+    program: bool = True,
 ) -> ExportResult:
     """Write the chosen network of ``run_dir`` to ``out`` (default ``RUN_DIR/model.pt``) and its
-    companions beside it (``.json``, ``.pt2``, ``.onnx``; see the module docstring).
+    companions beside it (``.json``, ``.pt2`` unless ``program`` is False, ``.onnx`` with ``onnx``;
+    see the module docstring). ``measure_latency``: time one image's forward pass here.
 
     A format the network cannot take is skipped (``ExportResult.skipped`` and ``model.json`` say why)
     and an earlier file of that format at the same place is removed; ``model.pt`` and ``model.json``
@@ -213,7 +216,9 @@ def export_run(
     files = {"pt": out}
     skipped: dict[str, str] = {}
     example = torch.zeros((1, *record["input_shape"]))
-    writers = [("pt2", PT2_SUFFIX, _write_pt2)] + ([("onnx", ONNX_SUFFIX, _write_onnx)] if onnx else [])
+    writers = ([("pt2", PT2_SUFFIX, _write_pt2)] if program else []) + (
+        [("onnx", ONNX_SUFFIX, _write_onnx)] if onnx else []
+    )
     for kind, suffix, write in writers:
         try:
             write(model, example, out.with_suffix(suffix))
@@ -290,13 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run directory (config.json, history.parquet)")
     parser.add_argument("--out", type=Path, default=None, help="the .pt file to write (default RUN_DIR/model.pt)")
     parser.add_argument("--seed", type=int, default=None, help="which run (seed) of the directory to export")
-    parser.add_argument("--onnx", action="store_true", help="also write an ONNX file (needs the onnx package)")
+    parser.add_argument("--onnx", action="store_true", help="also write an ONNX file (needs onnx and onnxscript)")
+    parser.add_argument("--no-pt2", action="store_true", help="skip the torch.export program (it takes seconds)")
     parser.add_argument(
         "--measure-latency", action="store_true", help="time the forward pass of one image on this machine"
     )
     args = parser.parse_args(argv)
     try:
-        result = export_run(args.run_dir, args.out, args.seed, args.onnx, args.measure_latency)
+        result = export_run(args.run_dir, args.out, args.seed, args.onnx, args.measure_latency, not args.no_pt2)
     except (NaswotError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

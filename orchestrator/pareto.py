@@ -83,8 +83,10 @@ def hypervolume(points: Any, reference: Sequence[float], senses: Sequence[str] |
     import moocore
 
     ref = np.asarray(reference, dtype=float)
-    senses = tuple(senses) if senses is not None else (MIN,) * len(ref)
-    array, maximise = _objectives(points, senses)
+    if senses is None:
+        shape = np.shape(points)
+        senses = (MIN,) * (shape[1] if len(shape) == 2 else len(ref))
+    array, maximise = _objectives(points, tuple(senses))
     if ref.shape != (len(senses),) or not np.isfinite(ref).all():
         raise ParetoInputError(f"reference must be {len(senses)} finite numbers, got {list(reference)}")
     if len(array) == 0:
