@@ -5,18 +5,30 @@ Every searcher draws all its randomness from the ``numpy.random.Generator`` it i
 results already asked (or has nothing more to ask). ``tell(trial, result)`` hands back how a trial
 ended; failed or non-finite trials are remembered as such and never used as a score of 0.
 ``best()`` is the trial the search would return now.
+
+Budgets: every searcher takes an optional ``feasible(arch) -> bool`` (e.g. an
+:class:`orchestrator.constraints.ConstraintChecker`). Random draws and mutations that it rejects
+are drawn again, at most ``max_draws`` times per asked cell, then
+:class:`~orchestrator.constraints.InfeasibleError` is raised. Without it (``None``) no draw is
+repeated and the same seed gives exactly the trials it gave before filters existed.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from orchestrator.constraints import InfeasibleError
 from search_spaces.core.records import Kind, Phase, Result, Trial
 from search_spaces.core.space import SearchSpace
+
+# How many draws a feasibility filter may reject for one asked cell before the search gives up.
+DEFAULT_MAX_DRAWS = 1000
+Feasible = Callable[[Any], bool]
 
 
 def ensemble_order(items: list[tuple[Trial, Result]], proxies: tuple[str, ...]) -> list[tuple[Trial, Result]]:
@@ -49,12 +61,49 @@ class Searcher(Protocol):
 class _Base:
     name = "base"
 
-    def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        rng: np.random.Generator,
+        feasible: Feasible | None = None,
+        max_draws: int = DEFAULT_MAX_DRAWS,
+    ) -> None:
+        if max_draws < 1:
+            raise ValueError(f"max_draws must be at least 1, got {max_draws}")
         self.space = space
         self.rng = rng
+        self.feasible = feasible
+        self.max_draws = max_draws
         self._next_id = 0
         self._best: tuple[Trial, Result] | None = None
         self.outstanding: set[int] = set()
+
+    def _draw(self, make: Callable[[], Any], what: str, parent: Any = None):
+        """``make()`` until ``feasible`` accepts it (once when there is no filter); ``what`` and
+        ``parent`` (a mutated cell) name the draws in the error.
+
+        Raises:
+            InfeasibleError: ``max_draws`` draws in a row were rejected.
+        """
+        if self.feasible is None:
+            return make()
+        for _ in range(self.max_draws):
+            arch = make()
+            if self.feasible(arch):
+                return arch
+        of = "" if parent is None else f" of {self.space.format(parent)}"
+        raise InfeasibleError(
+            f"{self.name}: {self.max_draws} {what}{of} in a row were all infeasible; loosen the constraints "
+            "(orchestrator.constraints.check_satisfiable names the smallest costs the space offers)"
+        )
+
+    def _sample(self):
+        """A random cell of the space that ``feasible`` accepts."""
+        return self._draw(lambda: self.space.sample(self.rng), "random cells")
+
+    def _mutate(self, arch):
+        """A mutation of ``arch`` that ``feasible`` accepts (``arch`` is not changed)."""
+        return self._draw(lambda: self.space.mutate(arch, self.rng), "mutations", parent=arch)
 
     def _trial(self, arch, kind: Kind, phase: Phase, parent: int = -1, prefetchable: bool = False) -> Trial:
         trial = Trial(self._next_id, self.space.format(arch), kind, phase, parent, prefetchable)
@@ -77,7 +126,7 @@ class RandomSearch(_Base):
     name = "random"
 
     def ask(self) -> Trial | None:
-        return self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.SAMPLE)
+        return self._trial(self._sample(), Kind.EVALUATE, Phase.SAMPLE)
 
     def tell(self, trial: Trial, result: Result) -> None:
         self._consider(trial, result)
@@ -93,9 +142,15 @@ class NASWOTSearch(_Base):
     name = "naswot"
 
     def __init__(
-        self, space: SearchSpace, rng: np.random.Generator, n: int = 100, ensemble: tuple[str, ...] | None = None
+        self,
+        space: SearchSpace,
+        rng: np.random.Generator,
+        n: int = 100,
+        ensemble: tuple[str, ...] | None = None,
+        feasible: Feasible | None = None,
+        max_draws: int = DEFAULT_MAX_DRAWS,
     ) -> None:
-        super().__init__(space, rng)
+        super().__init__(space, rng, feasible, max_draws)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         self.n = n
@@ -106,7 +161,7 @@ class NASWOTSearch(_Base):
     def ask(self) -> Trial | None:
         if self._next_id >= self.n:
             return None
-        return self._trial(self.space.sample(self.rng), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
+        return self._trial(self._sample(), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
 
     def tell(self, trial: Trial, result: Result) -> None:
         self.told += 1
@@ -144,9 +199,15 @@ class RegularizedEvolution(_Base):
     name = "rea"
 
     def __init__(
-        self, space: SearchSpace, rng: np.random.Generator, population_size: int = 10, sample_size: int = 3
+        self,
+        space: SearchSpace,
+        rng: np.random.Generator,
+        population_size: int = 10,
+        sample_size: int = 3,
+        feasible: Feasible | None = None,
+        max_draws: int = DEFAULT_MAX_DRAWS,
     ) -> None:
-        super().__init__(space, rng)
+        super().__init__(space, rng, feasible, max_draws)
         if population_size < 1 or not 1 <= sample_size <= population_size:
             raise ValueError(f"need 1 <= sample_size <= population_size, got {sample_size}, {population_size}")
         self.population_size = population_size
@@ -159,7 +220,7 @@ class RegularizedEvolution(_Base):
         """The next member of the initial population, or None once all are asked."""
         if self._initial_asked < self.population_size:
             self._initial_asked += 1
-            trial = self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.POPULATION, prefetchable=True)
+            trial = self._trial(self._sample(), Kind.EVALUATE, Phase.POPULATION, prefetchable=True)
             self._initial_ids.add(trial.trial_id)
             return trial
         return None
@@ -169,7 +230,7 @@ class RegularizedEvolution(_Base):
         size = min(self.sample_size, len(members))
         picks = self.rng.choice(len(members), size=size, replace=False)
         parent = max((members[i] for i in picks), key=lambda m: m.fitness)
-        child = self.space.mutate(self.space.parse(parent.trial.arch), self.rng)
+        child = self._mutate(self.space.parse(parent.trial.arch))
         return self._trial(child, Kind.EVALUATE, Phase.CHILD, parent=parent.trial.trial_id)
 
     def ask(self) -> Trial | None:
@@ -179,7 +240,7 @@ class RegularizedEvolution(_Base):
         if self._initial_ids & self.outstanding or self._waiting():
             return None  # evolution starts once the whole initial population is evaluated
         if not self.population:  # every initial member failed: draw another random member
-            return self._trial(self.space.sample(self.rng), Kind.EVALUATE, Phase.POPULATION)
+            return self._trial(self._sample(), Kind.EVALUATE, Phase.POPULATION)
         return self._child()
 
     def _waiting(self) -> bool:
@@ -214,8 +275,10 @@ class AREA(RegularizedEvolution):
         sample_size: int = 3,
         m: int = 20,
         ensemble: tuple[str, ...] | None = None,
+        feasible: Feasible | None = None,
+        max_draws: int = DEFAULT_MAX_DRAWS,
     ) -> None:
-        super().__init__(space, rng, population_size, sample_size)
+        super().__init__(space, rng, population_size, sample_size, feasible, max_draws)
         self.ensemble = tuple(ensemble) if ensemble and len(ensemble) > 1 else None
         self._scored_results: list[tuple[Trial, Result]] = []
         if m < population_size:
@@ -227,7 +290,7 @@ class AREA(RegularizedEvolution):
 
     def _initial_trial(self) -> Trial | None:
         if self._next_id < self.m:
-            return self._trial(self.space.sample(self.rng), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
+            return self._trial(self._sample(), Kind.SCORE, Phase.SAMPLE, prefetchable=True)
         if self._scores_told < self.m:
             return None  # every score is needed before the population is chosen
         if self._seeds is None:
