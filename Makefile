@@ -23,11 +23,12 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy search_spaces scoring
+	$(BIN)/lint-imports
+	$(BIN)/mypy search_spaces scoring orchestrator cluster
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy search_spaces scoring
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy search_spaces scoring orchestrator cluster
 
 bench: setup
 	$(BIN)/python -m scoring.bench --cells 100

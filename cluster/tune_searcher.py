@@ -226,7 +226,7 @@ class AskTellAdapter(Searcher):
             self.held = self._next_evaluation()
         return sum(1 for e in self.log if e[0] == "ask" and e[1]["kind"] == Kind.SCORE.value) - scored_before
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]  # FINISHED is a str
         """The config of Tune trial ``trial_id``; None to wait for results; FINISHED when done."""
         if self.max_evaluations is not None and self.suggested >= self.max_evaluations:
             return Searcher.FINISHED

@@ -173,7 +173,7 @@ def history_callback(
         def __init__(self) -> None:
             self.started = time.time()
 
-        def setup(self, **info: Any) -> None:
+        def setup(self, stop=None, num_samples=None, total_num_samples=None, **info: Any) -> None:
             self.started = time.time()
 
         def _clock(self) -> float:

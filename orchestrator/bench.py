@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from cluster.local_cluster import start_local_cluster
-from cluster.ray_pool import ensure_ray
+from cluster.ray_pool import RayScoringPool, ensure_ray
 from orchestrator.config import PoolOptions
 from orchestrator.driver import SimulatedDriver
 from orchestrator.experiment import ExperimentConfig, run_experiment
@@ -30,6 +30,7 @@ from orchestrator.pools import make_pool
 from orchestrator.searchers import RegularizedEvolution
 from scoring.scorer import ScorerConfig
 from search_spaces import get_space, open_benchmark
+from search_spaces.core.errors import NaswotError
 from search_spaces.core.options import add_space_options
 
 
@@ -41,9 +42,10 @@ def bench_driver(space_name: str, runs: int, budget: float | None, max_evaluatio
             ``max_evaluations`` was given.
     """
     space = get_space(space_name)
-    _space, oracle, _note = open_oracle(
-        space, open_benchmark(space), evaluates=True, timed=budget is not None, fitness=None
-    )
+    benchmark = open_benchmark(space)
+    if benchmark is None:
+        raise NaswotError(f"{space_name} has no embedded benchmark to drive a search on")
+    _space, oracle, _note = open_oracle(space, benchmark, evaluates=True, timed=budget is not None)
     start, evaluations = time.perf_counter(), 0
     for seed in range(runs):
         driver = SimulatedDriver(
@@ -74,7 +76,7 @@ def bench_driver(space_name: str, runs: int, budget: float | None, max_evaluatio
         run_experiment(config, tmp, progress=False)
         full = time.perf_counter() - start
     limit = f"{budget:.0f} simulated s" if budget is not None else f"{max_evaluations} evaluations"
-    print(f"REA, {oracle.benchmark.name}, {limit} per run, {runs} runs, {evaluations} evaluations")
+    print(f"REA, {benchmark.name}, {limit} per run, {runs} runs, {evaluations} evaluations")
     print(
         f"  driver + searcher + lookup:        {1000 * bare / evaluations:.3f} ms per evaluation, {bare:.1f} s in all"
     )
@@ -136,6 +138,7 @@ def bench_scoring(
                 ),
                 compute_device="cpu" if local is not None and node_gpus > 0 else None,
             )
+            assert isinstance(pool, RayScoringPool)  # the executor is ray
             try:
                 pool.score_many([(archs[0], 0)] * w)  # warm every actor
                 start = time.perf_counter()

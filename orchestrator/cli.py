@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import ExperimentConfig
 from orchestrator.experiment import new_run_dir, prepare, resume_config, run_experiment
@@ -133,7 +134,7 @@ def explicit_options(parser: argparse.ArgumentParser, argv: list[str] | None) ->
     probe = argparse.ArgumentParser(add_help=False)
     for action in parser._actions:
         if action.option_strings and action.dest != "help":
-            kwargs = {"dest": action.dest, "default": argparse.SUPPRESS}
+            kwargs: dict[str, Any] = {"dest": action.dest, "default": argparse.SUPPRESS}
             if action.nargs == 0:
                 probe.add_argument(*action.option_strings, action="store_const", const=True, **kwargs)
             else:

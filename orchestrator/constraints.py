@@ -35,6 +35,7 @@ from search_spaces.core.costs import MEASURED_DEVICE
 from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.core.space import SearchSpace
 from search_spaces.nb201.latency import LATENCY_DEVICES
+from search_spaces.nb201.space import NB201Space
 
 PARAMS, FLOPS, LATENCY = "params_m", "flops_m", "latency_ms"
 COST_NAMES: tuple[str, ...] = (PARAMS, FLOPS, LATENCY)
@@ -174,7 +175,9 @@ class ConstraintChecker:
 
         self.space = space
         self.constraints = constraints
-        self.table = space.name == "nb201" and is_table_network(space, constraints.num_classes, constraints.input_shape)
+        self.table = isinstance(space, NB201Space) and is_table_network(
+            space, constraints.num_classes, constraints.input_shape
+        )
         device = constraints.latency_device
         if device in LATENCY_DEVICES and not self.table:
             raise ConstraintError(
@@ -207,12 +210,17 @@ class ConstraintChecker:
 
     __call__ = feasible
 
+    def _index(self, arch: Hashable) -> int:
+        """The benchmark index of ``arch`` (only for the NB201 table network, :attr:`table`)."""
+        assert isinstance(self.space, NB201Space)
+        return self.space.index(arch)  # type: ignore[arg-type]
+
     def _compute(self, arch: Hashable) -> dict[str, float]:
         c = self.constraints
         if self.table:
             from search_spaces.nb201 import latency
 
-            index = self.space.index(arch)
+            index = self._index(arch)
             out = {PARAMS: float(self._params()[index]), FLOPS: latency.flops_m(index)}
         else:
             from search_spaces.core.costs import network_costs
@@ -224,7 +232,7 @@ class ConstraintChecker:
         elif c.latency_device is not None:
             from search_spaces.nb201 import latency
 
-            out[LATENCY] = latency.latency_ms(self.space.index(arch), c.latency_device)
+            out[LATENCY] = latency.latency_ms(self._index(arch), c.latency_device)
         return out
 
     def _measure(self, arch: Hashable) -> float:
@@ -259,8 +267,8 @@ class ConstraintChecker:
         else:
             from search_spaces.core.cells import random_cells
 
-            size = self.space.size
-            count = sample if size is None else min(sample, size)
+            space_size = self.space.size
+            count = sample if space_size is None else min(sample, space_size)
             cells = random_cells(self.space, count, seed)
             rows = [self.costs(cell) for cell in cells]
             columns = {name: np.array([row[name] for row in rows]) for name in limits}

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = Path(args.from_run)
         else:
             options = tune_options_from_args(args)
+            assert options is not None  # this command has no --oracle: it always trains
             if args.trials is None:
                 options = dataclasses.replace(options, trials=args.nets)
             config = ExperimentConfig(

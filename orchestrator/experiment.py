@@ -111,7 +111,7 @@ def _budget_record(config: ExperimentConfig, oracle: Oracle) -> dict[str, Any]:
     """How the run's budget is charged, for ``config.json`` (what a reader needs to compare runs)."""
     if config.oracle == "tune":
         clock = "real seconds of training (Tune's time_budget_s)"
-    elif getattr(oracle, "cost_name", None):
+    elif oracle.cost_name:
         clock = f"simulated seconds: each evaluation charges the benchmark's {oracle.cost_name}, each score its measured time"
     else:
         clock = (
@@ -130,7 +130,7 @@ def _benchmark_record(prepared: Prepared) -> dict[str, Any]:
         "space": None if benchmark is None else benchmark.space_name,
         "metrics": [dataclasses.asdict(m) for m in oracle.metric_specs],
         "fitness": oracle.fitness_name or None,
-        "cost": getattr(oracle, "cost_name", None),
+        "cost": oracle.cost_name,
         "sample_cells": None if cells is None else len(cells),
     }
 
@@ -262,7 +262,8 @@ def run_experiment(
 
         bar = tqdm(total=config.runs, desc=f"{config.algorithm} runs", unit="run", file=sys.stderr)
     try:
-        with HistoryWriter(run_dir, metric_names=prepared.oracle.metric_names) as writer:
+        writer = HistoryWriter(run_dir, metric_names=prepared.oracle.metric_names)
+        with writer:
             driver: SeedDriver
             if simulated:
                 driver = SimulatedSeedDriver(config, prepared, scoring, writer, run_dir.name, replay)

@@ -36,6 +36,7 @@ from orchestrator.report import final_choices
 from scoring.data import DATASETS, NUM_CLASSES
 from search_spaces.core.atomic import write_bytes_atomic, write_json_atomic
 from search_spaces.core.errors import NaswotError, UnknownNameError
+from search_spaces.nb201.space import NB201Space
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -149,7 +150,7 @@ def _costs(record: dict[str, Any], model: nn.Module, measure: bool) -> dict[str,
         "flops_convention": "multiply-adds of one image, each counted once (NATS-Bench adds num_classes/1e6)",
         "latency_ms": {},
     }
-    if record["space"] == "nb201" and latency.is_table_network(space, record["num_classes"], record["input_shape"]):
+    if isinstance(space, NB201Space) and latency.is_table_network(space, record["num_classes"], record["input_shape"]):
         index = space.index(arch)
         out["latency_ms"] = {device: latency.latency_ms(index, device) for device in latency.LATENCY_DEVICES}
     if measure:
@@ -176,7 +177,7 @@ def _write_onnx(model: nn.Module, example, path: Path) -> None:
     import torch
 
     buffer = io.BytesIO()
-    torch.onnx.export(model, (example,), buffer, input_names=["images"], output_names=["logits"], verbose=False)
+    torch.onnx.export(model, (example,), buffer, input_names=["images"], output_names=["logits"], verbose=False)  # type: ignore[arg-type]  # torch accepts a file object
     write_bytes_atomic(buffer.getvalue(), path)
 
 

@@ -5,6 +5,7 @@ parser, so every command that takes them gets the same flags, defaults and valid
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from cluster.tuner import SCHEDULERS, TuneOptions
 from orchestrator.algorithms import algorithm
@@ -143,9 +144,9 @@ def add_search_options(parser: argparse.ArgumentParser, name: str) -> None:
         group.add_argument("--ensemble", default="", help="comma list of proxies: rank cells by their rank ensemble")
 
 
-def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, object]:
+def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~orchestrator.config.ExperimentConfig` fields of :func:`add_search_options`' flags."""
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     if algorithm(name).evaluates:
         budget = args.budget
         if budget is None and args.max_evaluations is None:

@@ -27,11 +27,20 @@ class Oracle(Protocol):
         fitness_name: the metric a search optimises.
         metric_names: the metric names every result carries (the history's metric columns).
         metric_specs: the same metrics with their units and descriptions (``config.json``, reports).
+        cost_name: the metric an evaluation charges (seconds), or None when it records none.
     """
 
-    fitness_name: str
-    metric_names: tuple[str, ...]
-    metric_specs: tuple[MetricSpec, ...]
+    @property
+    def fitness_name(self) -> str: ...
+
+    @property
+    def metric_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def metric_specs(self) -> tuple[MetricSpec, ...]: ...
+
+    @property
+    def cost_name(self) -> str | None: ...
 
     def evaluate(self, arch: str) -> Result:
         """Fitness (what the search optimises), metrics (what is reported) and the cost charged."""

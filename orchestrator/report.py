@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot and (metric is None or metric not in frame.columns):
         print(f"error: --metric {metric!r} is not a column of these histories: {shown}", file=sys.stderr)
         return 2
-    if args.plot:
+    if args.plot and metric is not None:
         print(f"figure: {plot_time_vs_accuracy(final_choices(frame), args.plot, metric, titles.get(metric))}")
     return 0
 

@@ -295,11 +295,11 @@ class AREA(RegularizedEvolution):
             return None  # every score is needed before the population is chosen
         if self._seeds is None:
             if self.ensemble is None:
-                ranked = sorted(self._scored, key=lambda s: (-s[0], s[1]))
-                self._seeds = [arch for _score, _tid, arch in ranked[: self.population_size]]
+                by_score = sorted(self._scored, key=lambda s: (-s[0], s[1]))
+                self._seeds = [arch for _score, _tid, arch in by_score[: self.population_size]]
             else:
-                ranked = ensemble_order(self._scored_results, self.ensemble)
-                self._seeds = [t.arch for t, _r in ranked[: self.population_size]]
+                by_rank = ensemble_order(self._scored_results, self.ensemble)
+                self._seeds = [t.arch for t, _r in by_rank[: self.population_size]]
         if self._initial_asked < len(self._seeds):
             arch = self.space.parse(self._seeds[self._initial_asked])
             self._initial_asked += 1

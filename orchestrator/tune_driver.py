@@ -47,7 +47,7 @@ from cluster.tuner import (
 from orchestrator.algorithms import SearcherFactory
 from orchestrator.config import ExperimentConfig
 from orchestrator.driver import RunOutcome, combine_scores, result_from_row
-from orchestrator.history import CURVES_DIR, HistoryWriter, history_row, load_history
+from orchestrator.history import BASE_SCHEMA, CURVES_DIR, HistoryWriter, history_row, load_history
 from orchestrator.oracles import Oracle
 from orchestrator.pools import make_pool
 from scoring.service import ScoringService
@@ -122,8 +122,8 @@ class TuneSeedDriver:
 
     def _outcome(self, seed: int, wall: float, replayed: bool) -> RunOutcome:
         """The seed's outcome, rebuilt from its history rows (the searcher's own incumbent)."""
-        rows = self._seed_rows(seed)
-        rows = rows if rows is not None else []
+        found = self._seed_rows(seed)
+        rows = found if found is not None else BASE_SCHEMA.empty_table().to_pandas()
         best = None
         if len(rows):
             last = rows.iloc[-1]

@@ -32,7 +32,8 @@ class ScoringPool(Protocol):
     unknown (then cached times are charged as stored).
     """
 
-    hardware: str
+    @property
+    def hardware(self) -> str: ...
 
     def score_many(self, requests: Sequence[Request]) -> list[ScoreRecord]: ...
 

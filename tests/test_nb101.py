@@ -183,7 +183,8 @@ def test_uniform_sampling_follows_the_benchmarks_cells(space):
     assert all(space.key(c) in table for c in cells) and len({space.key(c) for c in cells}) > 290
     seven = sum(c.num_vertices == 7 for c in cells) / len(cells)
     assert 0.75 < seven < 0.95  # 85 % of the benchmark's cells have 7 vertices
-    paper = [space.sample(rng) for _ in range(300)]
+    assert sum(space.sample(rng).num_vertices == 7 for _ in range(300)) / 300 > 0.75  # sample() is uniform too
+    paper = [space.sample_benchmark_rule(rng) for _ in range(300)]
     assert sum(c.num_vertices == 7 for c in paper) / len(paper) < 0.05  # the paper's draw favours small cells
 
 
@@ -242,12 +243,14 @@ def test_embedded_sample(space, sample_table):
 
 
 @pytest.mark.parametrize("algorithm", ["rea", "area", "random"])
-def test_budgeted_searches_refuse_a_table_without_training_times(algorithm):
+def test_a_budget_in_seconds_is_refused_on_a_table_without_training_times(algorithm):
     from orchestrator.experiment import ExperimentConfig, prepare
 
     config = ExperimentConfig(algorithm=algorithm, space="nb101", budget_s=1000.0, executor="inline", store=None)
-    with pytest.raises(NaswotError, match="needs the full benchmark of nb101: nb101-embedded records no training time"):
+    with pytest.raises(NaswotError, match="nb101-embedded records no training time.*--max-evaluations"):
         prepare(config)
+    counted = ExperimentConfig(algorithm=algorithm, space="nb101", max_evaluations=20, executor="inline", store=None)
+    assert prepare(counted).oracle.fitness_name == "cifar10_test"  # a budget in evaluations runs
 
 
 def test_naswot_draws_from_the_whole_space(capsys):

@@ -30,7 +30,11 @@ def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 def write_bytes_atomic(data: bytes, path: Path) -> None:
     """Write ``data`` to ``path`` atomically (see the module docstring)."""
-    _atomic(path, lambda fh: fh.write(data))
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    _atomic(path, write)
 
 
 def write_json_atomic(data: Any, path: Path) -> None:

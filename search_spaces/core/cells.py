@@ -34,7 +34,7 @@ def random_cells(space: SearchSpace, n: int, seed: int, sample: Sequence[Hashabl
     if n < 1 or (size is not None and n > size):
         raise ValueError(f"n must be in [1, {size}], got {n}")
     if isinstance(space, IndexedSpace):
-        return [space.from_index(int(i)) for i in rng.choice(size, size=n, replace=False)]
+        return [space.from_index(int(i)) for i in rng.choice(int(space.size or 0), size=n, replace=False)]
     chosen: dict[str, Hashable] = {}
     while len(chosen) < n:
         arch = space.sample(rng)
@@ -52,6 +52,7 @@ def all_cells(space: SearchSpace, sample: Sequence[Hashable] | None = None, limi
         cells = list(sample)
         return cells if limit is None else cells[:limit]
     if isinstance(space, IndexedSpace):
-        count = space.size if limit is None else min(limit, space.size)
+        size = int(space.size or 0)
+        count = size if limit is None else min(limit, size)
         return [space.from_index(i) for i in range(count)]
     raise NaswotError(f"{space.name} has no index to enumerate and no sample benchmark")

@@ -41,11 +41,23 @@ EMBEDDED_METRICS: tuple[MetricSpec, ...] = (
         "%",
         "CIFAR-10 validation accuracy after 108 epochs (NASLib's sample: 292 cells; NaN for the others)",
     ),
-    MetricSpec("cifar10_test", "%", "CIFAR-10 test accuracy after 108 epochs, mean of the benchmark's 3 runs"),
+    MetricSpec(
+        "cifar10_test",
+        "%",
+        "CIFAR-10 test accuracy after 108 epochs, mean of the benchmark's 3 runs",
+        "C10 test",
+        reported=True,
+    ),
     MetricSpec("params_m", "M", "trainable parameters (millions) of the benchmark network of the stored spec"),
 )
 SAMPLE_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("cifar10_valid", "%", "CIFAR-10 validation accuracy after 108 epochs (mean of the sample's rows)"),
+    MetricSpec(
+        "cifar10_valid",
+        "%",
+        "CIFAR-10 validation accuracy after 108 epochs (mean of the sample's rows)",
+        "C10 valid",
+        reported=True,
+    ),
     MetricSpec("params_m", "M", "trainable parameters (millions) of the benchmark network"),
     MetricSpec("flops_m", "M", "FLOPs (millions) of the benchmark network on a 32x32 image"),
 )

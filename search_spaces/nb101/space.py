@@ -331,12 +331,38 @@ class NB101Space:
         return NUM_CELLS
 
     def sample(self, rng: np.random.Generator) -> NB101Cell:
-        """The benchmark's random cell (see :func:`random_cell`)."""
-        return random_cell(rng)
+        """A cell drawn uniformly from the benchmark's 423,624 (see :func:`uniform_cell`), as the
+        NASWOT paper's code draws them and as the SearchSpace contract asks. The NAS-Bench-101
+        paper's own random draw (:func:`random_cell`, :meth:`sample_benchmark_rule`) is heavily
+        skewed towards small cells."""
+        return uniform_cell(rng)
 
     def sample_uniform(self, rng: np.random.Generator) -> NB101Cell:
-        """A cell drawn uniformly from the benchmark's cells (see :func:`uniform_cell`)."""
+        """The same as :meth:`sample`."""
         return uniform_cell(rng)
+
+    def sample_benchmark_rule(self, rng: np.random.Generator) -> NB101Cell:
+        """The NAS-Bench-101 paper's random cell (see :func:`random_cell`: random matrix and ops until valid)."""
+        return random_cell(rng)
+
+    # -- benchmark order (an IndexedSpace: row i of the embedded table, the benchmark's hash order) --
+    def index(self, arch: NB101Cell) -> int:
+        """The cell's row in the benchmark's hash order (0..423,623).
+
+        Raises:
+            InvalidArchitectureError: the cell is not one of the benchmark's (cannot happen for a valid cell).
+        """
+        row = embedded_table().row_of(arch.hash())
+        if row is None:
+            raise InvalidArchitectureError(f"NB101 cell {format_cell(arch)} is not among the benchmark's cells")
+        return int(row)
+
+    def from_index(self, index: int) -> NB101Cell:
+        """The cell (its stored spec) at row ``index`` of the benchmark's hash order."""
+        table = embedded_table()
+        if not 0 <= int(index) < len(table):
+            raise InvalidArchitectureError(f"NB101 index must be in [0, {len(table)}), got {index}")
+        return make_cell(*table.spec_at(int(index)))
 
     def mutate(self, arch: NB101Cell, rng: np.random.Generator) -> NB101Cell:
         """The benchmark's mutation at rate 1 (see :func:`mutate_cell`): a valid cell of another hash."""

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from search_spaces.core.errors import InvalidArchitectureError
-from search_spaces.nb201.space import OPS  # the op list is defined once, by the space
+from search_spaces.nb201.ops import OPS  # the op list is defined once
 
 
 class ReLUConvBN(nn.Sequential):

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from search_spaces.core.errors import InvalidArchitectureError
+from search_spaces.nb201.ops import NUM_CELLS, NUM_EDGES, OPS
+
+__all__ = ["NUM_CELLS", "NUM_EDGES", "OPS", "NB201Cell", "NB201Space", "cell_from_code", "format_cell", "parse_cell"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-NUM_EDGES = 6
-NUM_CELLS = len(OPS) ** NUM_EDGES
 _OP_ID = {op: i for i, op in enumerate(OPS)}
 
 
