@@ -272,7 +272,7 @@ class ConstraintChecker:
             cells = random_cells(self.space, count, seed)
             rows = [self.costs(cell) for cell in cells]
             columns = {name: np.array([row[name] for row in rows]) for name in limits}
-            exact = size is not None and count == size
+            exact = space_size is not None and count == space_size
         meets = {name: columns[name] <= limit for name, limit in limits.items()}
         together = np.logical_and.reduce(list(meets.values()))
         checked = len(together)
