@@ -4,8 +4,9 @@
     python -m orchestrator.correlate --space nb101 --n 500 --proxies naswot --out runs/corr_nb101
 
 Samples N distinct cells of any registered space (``--space``; from the benchmark's cells when it
-holds only a sample, e.g. NB101's embedded 500 rows), scores each with every proxy on the dataset's real images (through Ray
-scoring actors when --workers > 1), keeps every per-cell score in the shared score store (a second
+holds only a sample), scores each with every proxy on the dataset's real images (in this process, or
+on Ray scoring actors with ``--executor ray --workers N``, started only if some score is not stored
+yet), keeps every per-cell score in the shared score store (a second
 run with the same settings recomputes nothing) and in OUT/scores.parquet, and prints Kendall tau and
 Spearman rho of each proxy against validation and test accuracy, with the cells whose score was
 non-finite or failed. Figures: OUT/scatter_<dataset>.png and OUT/tau.png.
@@ -24,9 +25,16 @@ import numpy as np
 import pandas as pd
 
 from orchestrator.config import PoolOptions
-from orchestrator.pools import make_pool
+from orchestrator.options import add_pool_options, pool_options_from_args
+from orchestrator.pools import LazyPool, make_pool
 from scoring.correlation import correlate, rank_ensemble
-from scoring.options import add_image_options, add_space_options, add_store_options, space_options_from_args
+from scoring.options import (
+    add_image_options,
+    add_seed_option,
+    add_space_options,
+    add_store_options,
+    space_options_from_args,
+)
 from scoring.proxies import available_proxies, get_proxy
 from scoring.scorer import INPUT_KINDS, ScorerConfig
 from scoring.service import ScoringService
@@ -38,13 +46,14 @@ from search_spaces.core.errors import NaswotError
 ACCURACIES = ("valid", "test")
 
 
-def _pool(config: ScorerConfig, workers: int):
-    """In this process for one worker, else ``workers`` Ray actors (the one pool builder)."""
-    return make_pool(config, PoolOptions(executor="inline" if workers <= 1 else "ray", workers=workers))
-
-
 def score_proxy(
-    space, archs: list, config: ScorerConfig, inits: int, store: ScoreStore | None, workers: int, progress: bool = True
+    space,
+    archs: list,
+    config: ScorerConfig,
+    inits: int,
+    store: ScoreStore | None,
+    pool_options: PoolOptions,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Per-cell scores of one proxy (one row per cell and init), from the store or computed.
 
@@ -54,11 +63,11 @@ def score_proxy(
     texts = [space.format(a) for a in archs]
     keys = [space.key(a) for a in archs]
     requests = [(t, s) for t in texts for s in range(inits)]
-    pool = _pool(config, workers)
-    service = ScoringService(config, pool, store, space)
+    pool = LazyPool(lambda: make_pool(config, pool_options))  # no actor starts when every score is stored
+    service = ScoringService(config, pool, store, space, check_hardware=False)  # a study charges no budget
     records = []
     try:
-        chunk = max(1, 4 * max(1, workers))
+        chunk = max(1, 4 * pool_options.workers)
         iterator = range(0, len(requests), chunk)
         if progress:
             from tqdm import tqdm
@@ -143,7 +152,9 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
                 inputs=args.inputs,
                 space_options=tuple(options.items()),
             )
-            scores = score_proxy(space, archs, config, args.inits, store, args.workers, not args.no_progress)
+            scores = score_proxy(
+                space, archs, config, args.inits, store, pool_options_from_args(args), not args.no_progress
+            )
             score_frames.append(scores)
             mean = scores.groupby("arch_key", sort=False)["score"].mean()
             failed = scores.groupby("arch_key", sort=False)["status"].apply(lambda s: (s == "failed").any())
@@ -274,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxies", default="naswot,grad_norm,synflow", help=f"comma list of: {', '.join(available_proxies())}"
     )
     p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampled cells")
-    p.add_argument("--workers", type=int, default=1, help="Ray scoring actors (1 = in this process)")
+    add_seed_option(p, "seed of the sampled cells")
+    add_pool_options(p, default_executor="inline")
     p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
     p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")
     add_store_options(p)

@@ -4,10 +4,13 @@ everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from cluster.ray_pool import RayScoringPool
 from orchestrator.config import PoolOptions
 from scoring.scorer import ScorerConfig
-from scoring.service import InlinePool, ScoringPool
+from scoring.service import InlinePool, Request, ScoringPool
+from scoring.store import ScoreRecord
 
 
 def make_pool(scorer: ScorerConfig, options: PoolOptions, *, compute_device: str | None = None) -> ScoringPool:
@@ -33,3 +36,35 @@ def make_pool(scorer: ScorerConfig, options: PoolOptions, *, compute_device: str
         task_timeout_s=options.task_timeout_s,
         compute_device=compute_device,
     )
+
+
+class LazyPool:
+    """A pool made on its first request, so a study whose every score is already stored starts no
+    Ray actor. Until then ``hardware`` is "" (a stored score's time is then charged as stored)."""
+
+    def __init__(self, factory: Callable[[], ScoringPool]) -> None:
+        self._factory = factory
+        self._pool: ScoringPool | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the pool was made (some request missed the store)."""
+        return self._pool is not None
+
+    @property
+    def hardware(self) -> str:
+        return "" if self._pool is None else self._pool.hardware
+
+    def score_many(self, requests: Sequence[Request]) -> list[ScoreRecord]:
+        """Score ``requests`` on the pool, making it first if needed (no pool for no requests)."""
+        if not requests:
+            return []
+        if self._pool is None:
+            self._pool = self._factory()
+        return self._pool.score_many(requests)
+
+    def close(self) -> None:
+        """Close the pool if it was made; safe to call twice."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None

@@ -132,3 +132,16 @@ def test_correlate_refuses_a_space_without_benchmark(tmp_path, capsys):
     args = ["--space", "nats_sss", "--n", "2", "--out", str(tmp_path / "o"), "--no-store", "--no-progress"]
     assert cli.main(args) == 2
     assert "no benchmark to correlate with" in capsys.readouterr().err
+
+
+def test_a_study_whose_scores_are_all_stored_starts_no_actor(tmp_path, capsys):
+    import ray
+
+    base = ["--n", "3", "--proxies", "params", "--batch-size", "8", "--store", str(tmp_path / "store"), "--no-progress"]
+    base += ["--no-plots", "--out", str(tmp_path / "out")]
+    assert cli.main(base) == 0  # inline: fills the store
+    was_running = ray.is_initialized()
+    assert cli.main([*base, "--executor", "ray", "--workers", "2", "--startup-timeout", "1"]) == 0
+    assert ray.is_initialized() == was_running  # every score came from the store: Ray was never asked for
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert scores["cached"].all()
