@@ -8,12 +8,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from cluster.tune_searcher import AskTellAdapter, SearcherStateError
 from cluster.tuner import TuneOptions
 from orchestrator.experiment import ExperimentConfig, run_experiment
-from orchestrator.history import load_curves, load_history
+from orchestrator.history import HISTORY_DIR, history_schema, load_curves, load_history
 from orchestrator.searchers import AREA, RegularizedEvolution
 from scoring.training_data import DataSpec, augment, load_training_data, read_npz_images
 
@@ -159,6 +161,19 @@ def test_area_with_tune_completes_with_history_and_curves(tmp_path, ray_session)
     assert record["config"]["oracle"] == "tune" and record["config"]["tune"]["trials"] == 3
     assert [m["name"] for m in record["benchmark"]["metrics"]] == ["cifar10_valid_1ep"]
     assert outcomes[0].best is not None and outcomes[0].best[0].arch == choice.arch.iloc[0]
+    # the Tune driver writes the simulated driver's schema: the same fixed columns, its oracle's metrics
+    simulated = tmp_path / "simulated-run"
+    run_experiment(_config("rea", max_evaluations=3), simulated, progress=False)
+    fixed = {name for name in history_schema().names}
+
+    def schema(run_dir):
+        return pa.unify_schemas([pq.read_schema(p) for p in (run_dir / HISTORY_DIR).glob("part-*.parquet")])
+
+    tune_schema, sim_schema = schema(run), schema(simulated)
+    assert [(f.name, f.type) for f in tune_schema if f.name in fixed] == [
+        (f.name, f.type) for f in sim_schema if f.name in fixed
+    ]
+    assert tune_schema.equals(history_schema(("cifar10_valid_1ep",)))
 
 
 def failing_trainable(config):
