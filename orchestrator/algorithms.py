@@ -6,10 +6,13 @@ algorithm means the same thing wherever it runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from orchestrator.constraints import Constraints
 from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution, Searcher
 from search_spaces import get_space
 from search_spaces.core.errors import UnknownNameError
@@ -63,20 +66,29 @@ class SearchParams:
     ensemble: tuple[str, ...] = ()
 
 
-def make_searcher(name: str, space: SearchSpace, rng: np.random.Generator, params: SearchParams) -> Searcher:
-    """A fresh searcher of algorithm ``name`` over ``space``, drawing from ``rng``.
+def make_searcher(
+    name: str,
+    space: SearchSpace,
+    rng: np.random.Generator,
+    params: SearchParams,
+    feasible: Callable[[Any], bool] | None = None,
+) -> Searcher:
+    """A fresh searcher of algorithm ``name`` over ``space``, drawing from ``rng``; with ``feasible``,
+    sampling and mutation skip cells it rejects (so the searcher returns feasible cells only).
 
     Raises:
         UnknownNameError: ``name`` is not an algorithm.
     """
     algorithm(name)
     if name == "naswot":
-        return NASWOTSearch(space, rng, n=params.n, ensemble=params.ensemble)
+        return NASWOTSearch(space, rng, n=params.n, ensemble=params.ensemble, feasible=feasible)
     if name == "random":
-        return RandomSearch(space, rng)
+        return RandomSearch(space, rng, feasible=feasible)
     if name == "rea":
-        return RegularizedEvolution(space, rng, params.population_size, params.sample_size)
-    return AREA(space, rng, params.population_size, params.sample_size, m=params.m, ensemble=params.ensemble)
+        return RegularizedEvolution(space, rng, params.population_size, params.sample_size, feasible=feasible)
+    return AREA(
+        space, rng, params.population_size, params.sample_size, m=params.m, ensemble=params.ensemble, feasible=feasible
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,9 @@ class SearcherFactory:
     space: str
     space_options: tuple[tuple[str, object], ...]
     params: SearchParams
+    constraints: Constraints | None = None
 
     def __call__(self, rng: np.random.Generator) -> Searcher:
-        return make_searcher(self.name, get_space(self.space, **dict(self.space_options)), rng, self.params)
+        space = get_space(self.space, **dict(self.space_options))
+        feasible = self.constraints.bind(space) if self.constraints is not None and self.constraints.active else None
+        return make_searcher(self.name, space, rng, self.params, feasible)

@@ -18,9 +18,11 @@ from orchestrator.config import ExperimentConfig
 from orchestrator.experiment import new_run_dir, prepare, resume_config, run_experiment
 from orchestrator.history import CURVES_DIR, HISTORY_DIR, load_history, read_config
 from orchestrator.options import (
+    add_constraint_options,
     add_pool_options,
     add_search_options,
     add_tune_options,
+    constraints_from_args,
     pool_options_from_args,
     search_fields_from_args,
     tune_options_from_args,
@@ -56,6 +58,7 @@ def build_parser(algorithm: str, description: str) -> argparse.ArgumentParser:
     add_space_options(p)
     add_image_options(p)
     add_store_options(p)
+    add_constraint_options(p)
     p.add_argument(
         "--failure-cost", type=float, default=1.0, help="the least simulated seconds a failed candidate charges"
     )
@@ -94,6 +97,7 @@ def config_from_args(algorithm: str, args: argparse.Namespace) -> ExperimentConf
         max_consecutive_failures=args.max_consecutive_failures,
         oracle=args.oracle,
         tune=tune_options_from_args(args),
+        constraints=constraints_from_args(args),
         **pool,
         **search_fields_from_args(algorithm, args),
     )

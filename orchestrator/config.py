@@ -13,6 +13,7 @@ from typing import Any
 from cluster.resources import resolve_resources
 from cluster.tuner import TuneOptions
 from orchestrator.algorithms import ALGORITHMS, SearchParams, algorithm
+from orchestrator.constraints import Constraints
 from scoring.proxies import get_proxy
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE
@@ -94,6 +95,7 @@ class ExperimentConfig:
     max_consecutive_failures: int = 100  # stop a run after this many failures in a row (0: never)
     oracle: str = "lookup"  # lookup | tune
     tune: TuneOptions | None = None  # the training options of oracle "tune"
+    constraints: Constraints | None = None  # limits on params, FLOPs, latency: searchers return feasible cells only
 
     def __post_init__(self) -> None:
         spec = algorithm(self.algorithm)
@@ -104,6 +106,10 @@ class ExperimentConfig:
             raise UnknownNameError("oracle", self.oracle, ORACLES)
         if isinstance(self.tune, dict):
             object.__setattr__(self, "tune", TuneOptions.from_json(self.tune))
+        if isinstance(self.constraints, dict):
+            object.__setattr__(self, "constraints", Constraints.from_json(self.constraints))
+        if self.constraints is not None and not self.constraints.active and self.constraints.latency_device is None:
+            object.__setattr__(self, "constraints", None)
         if self.oracle == "tune":
             if not spec.trains:
                 trains = ", ".join(a for a, s in ALGORITHMS.items() if s.trains)
@@ -185,4 +191,6 @@ class ExperimentConfig:
             values["space_options"] = tuple(tuple(p) for p in values["space_options"])
         if isinstance(values.get("tune"), dict):
             values["tune"] = TuneOptions.from_json(values["tune"])
+        if isinstance(values.get("constraints"), dict):
+            values["constraints"] = Constraints.from_json(values["constraints"])
         return cls(**values)

@@ -26,9 +26,10 @@ import numpy as np
 from cluster.ray_pool import ensure_ray
 from orchestrator.algorithms import algorithm, make_searcher
 from orchestrator.config import ExperimentConfig
+from orchestrator.constraints import ConstraintChecker
 from orchestrator.driver import RunOutcome, SimulatedDriver
 from orchestrator.history import CONFIG_FILE, HistoryWriter, load_history, read_config
-from orchestrator.oracles import LookupOracle, NoBenchmarkOracle, Oracle, TrainingOracle, open_oracle
+from orchestrator.oracles import CostedOracle, Oracle, TrainingOracle, open_oracle
 from orchestrator.pools import make_pool
 from orchestrator.tune_driver import TuneSeedDriver
 from scoring.service import ScoringPool, ScoringService
@@ -68,9 +69,10 @@ class Prepared:
     """Everything a run opens, checked before anything is created or started (see :func:`prepare`)."""
 
     space: Any
-    oracle: LookupOracle | NoBenchmarkOracle | TrainingOracle
+    oracle: Oracle
     store: ScoreStore | None
     benchmark: Any = None  # the space's Benchmark, or None (score-only, or trained)
+    feasible: ConstraintChecker | None = None  # the run's constraints on this space (None: no limits)
 
 
 def prepare(config: ExperimentConfig) -> Prepared:
@@ -85,7 +87,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
     spec = algorithm(config.algorithm)
     space = get_space(config.space, **dict(config.space_options))
     benchmark = None
-    oracle: LookupOracle | NoBenchmarkOracle | TrainingOracle
+    oracle: Oracle
     if config.oracle == "tune":
         assert config.tune is not None
         load_training_data(config.tune.train_settings(config.space, config.dataset, config.data_dir).data)
@@ -97,6 +99,12 @@ def prepare(config: ExperimentConfig) -> Prepared:
         )
         if note:
             print(note, file=sys.stderr)
+    feasible = None
+    if config.constraints is not None:
+        feasible = config.constraints.bind(space)
+        if config.constraints.active:
+            feasible.check_satisfiable()  # InfeasibleError names the smallest value the space offers
+        oracle = CostedOracle(oracle, space, feasible.costs, feasible.feasible)
     store = None
     if spec.scores:
         scorer = config.scorer_config()
@@ -104,7 +112,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
             scorer.images_hash(proxy)  # reads the images now: a bad --data-dir fails here
         if config.store:
             store = ScoreStore(config.store)
-    return Prepared(space, oracle, store, benchmark)
+    return Prepared(space, oracle, store, benchmark, feasible)
 
 
 def _budget_record(config: ExperimentConfig, oracle: Oracle) -> dict[str, Any]:
@@ -185,7 +193,13 @@ class SimulatedSeedDriver:
         config, space = self.config, self.prepared.space
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         return SimulatedDriver(
-            make_searcher(config.algorithm, space, rng, config.search_params()),
+            make_searcher(
+                config.algorithm,
+                space,
+                rng,
+                config.search_params(),
+                self.prepared.feasible if config.constraints is not None and config.constraints.active else None,
+            ),
             oracle=self.prepared.oracle,
             scoring=self.scoring,
             writer=self.writer,

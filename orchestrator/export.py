@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.history import load_history, read_config
 from orchestrator.report import final_choices
-from scoring.data import DATASETS, NUM_CLASSES
+from scoring.data import DATASETS, INPUT_SHAPES, NUM_CLASSES
 from search_spaces.core.atomic import write_bytes_atomic, write_json_atomic
 from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.nb201.space import NB201Space
@@ -43,12 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FORMAT = "naswot-export/1"
 MODEL_SUFFIX, JSON_SUFFIX, PT2_SUFFIX, ONNX_SUFFIX = ".pt", ".json", ".pt2", ".onnx"
-# One image of each dataset, (channels, height, width).
-INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
-    "cifar10": (3, 32, 32),
-    "cifar100": (3, 32, 32),
-    "imagenet16": (3, 16, 16),
-}
 # What can go wrong while tracing a network for torch.export or ONNX (dynamo's errors are RuntimeErrors).
 _EXPORT_FAILURES = (RuntimeError, TypeError, ValueError, NotImplementedError, AssertionError, ImportError)
 

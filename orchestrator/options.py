@@ -10,6 +10,8 @@ from typing import Any
 from cluster.tuner import SCHEDULERS, TuneOptions
 from orchestrator.algorithms import algorithm
 from orchestrator.config import EXECUTORS, ORACLES, PoolOptions
+from orchestrator.constraints import KNOWN_DEVICES, Constraints
+from scoring.data import INPUT_SHAPES, NUM_CLASSES
 
 
 def add_pool_options(parser: argparse.ArgumentParser, *, default_executor: str = "ray") -> None:
@@ -162,3 +164,40 @@ def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, An
         fields["proxy"] = args.proxy
         fields["ensemble"] = tuple(p.strip() for p in args.ensemble.split(",") if p.strip())
     return fields
+
+
+def add_constraint_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-params``, ``--max-flops``, ``--max-latency-ms`` and ``--latency-device``."""
+    group = parser.add_argument_group("constraints (every searcher returns feasible cells only)")
+    group.add_argument("--max-params", type=float, default=None, metavar="M", help="at most M million parameters")
+    group.add_argument(
+        "--max-flops", type=float, default=None, metavar="M", help="at most M million multiply-adds per image"
+    )
+    group.add_argument("--max-latency-ms", type=float, default=None, metavar="MS", help="at most MS ms per forward")
+    group.add_argument(
+        "--latency-device",
+        default=None,
+        choices=list(KNOWN_DEVICES),
+        metavar="DEVICE",
+        help="a device of the embedded NB201 latency table (e.g. hwnb_pixel3), or 'measured': the forward pass "
+        f"timed where the cell is costed. One of: {', '.join(KNOWN_DEVICES)}",
+    )
+
+
+def constraints_from_args(args: argparse.Namespace) -> Constraints | None:
+    """The :class:`Constraints` of the parsed arguments for the network of ``args.dataset`` (None when
+    no limit or device is given).
+
+    Raises:
+        ConstraintError / UnknownNameError: a bad limit or device.
+    """
+    if all(getattr(args, n) is None for n in ("max_params", "max_flops", "max_latency_ms", "latency_device")):
+        return None
+    return Constraints(
+        max_params_m=args.max_params,
+        max_flops_m=args.max_flops,
+        max_latency_ms=args.max_latency_ms,
+        latency_device=args.latency_device,
+        num_classes=NUM_CLASSES[args.dataset],
+        input_shape=INPUT_SHAPES[args.dataset],
+    )

@@ -9,6 +9,7 @@ driver (``orchestrator/tune_driver.py``); :class:`TrainingOracle` declares what 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Protocol
 
@@ -211,3 +212,50 @@ def open_oracle(
             f"note: {benchmark.name} holds only {len(cells)} cells of {space.name}: candidates are drawn from them",
         )
     return space, oracle, ""
+
+
+COST_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("cell_params_m", "M", "parameters of the cell's network (millions), as the constraints count them"),
+    MetricSpec("cell_flops_m", "M", "multiply-adds of one image through the cell's network (millions)"),
+    MetricSpec("cell_latency_ms", "ms", "latency of the cell's network on the constraints' device (NaN: none set)"),
+    MetricSpec("cell_feasible", "bool", "1 when the cell meets every limit of the run's constraints, else 0"),
+)
+
+
+class CostedOracle:
+    """``inner`` with each candidate's costs and feasibility added to its metrics (:data:`COST_METRICS`),
+    so the history records them; everything else is ``inner``'s.
+
+    Args:
+        inner: any oracle.
+        costs: ``costs(arch) -> {"params_m", "flops_m"[, "latency_ms"]}`` (``ConstraintChecker.costs``).
+        feasible: ``feasible(arch) -> bool``.
+    """
+
+    def __init__(self, inner: Oracle, space: SearchSpace, costs, feasible) -> None:
+        self.inner, self.space, self._costs, self._feasible = inner, space, costs, feasible
+        self.fitness_name = inner.fitness_name
+        self.cost_name = inner.cost_name
+        self.metric_specs = (*inner.metric_specs, *COST_METRICS)
+        self.metric_names = tuple(m.name for m in self.metric_specs)
+
+    def _cell_metrics(self, arch: str) -> dict[str, float]:
+        try:
+            cell = self.space.parse(arch)
+            costs = self._costs(cell)
+            feasible = float(self._feasible(cell))
+        except Exception:  # noqa: BLE001 - costs are informative; a cell that cannot be costed is NaN
+            return {m.name: math.nan for m in COST_METRICS}
+        return {
+            "cell_params_m": float(costs.get("params_m", math.nan)),
+            "cell_flops_m": float(costs.get("flops_m", math.nan)),
+            "cell_latency_ms": float(costs.get("latency_ms", math.nan)),
+            "cell_feasible": feasible,
+        }
+
+    def metrics(self, arch: str) -> dict[str, float]:
+        return {**self.inner.metrics(arch), **self._cell_metrics(arch)}
+
+    def evaluate(self, arch: str) -> Result:
+        result = self.inner.evaluate(arch)
+        return dataclasses.replace(result, metrics={**result.metrics, **self._cell_metrics(arch)})

@@ -145,7 +145,9 @@ class TuneSeedDriver:
     def _fresh_tuner(self, seed: int, offset: float):
         """A new Tuner for ``seed``: the scoring phase first (AREA), then the Tune experiment."""
         config = self.config
-        factory = SearcherFactory(config.algorithm, config.space, config.space_options, config.search_params())
+        factory = SearcherFactory(
+            config.algorithm, config.space, config.space_options, config.search_params(), config.constraints
+        )
         trials = [t for t in (self.options.trials, config.max_evaluations) if t is not None]
         adapter = AskTellAdapter(factory, seed, self.base_config, max_evaluations=min(trials) if trials else None)
         clock = [offset]

@@ -30,6 +30,12 @@ NORMALISATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, f
     "imagenet16": ((122.68 / 255, 116.66 / 255, 104.01 / 255), (63.22 / 255, 61.26 / 255, 65.09 / 255)),
 }
 NUM_CLASSES: dict[str, int] = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
+# (channels, height, width) of one image of each dataset (ImageNet16-120: 16x16)
+INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
+    "cifar10": (3, 32, 32),
+    "cifar100": (3, 32, 32),
+    "imagenet16": (3, 16, 16),
+}
 DATASETS: tuple[str, ...] = tuple(NORMALISATION)
 
 
