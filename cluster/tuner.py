@@ -300,3 +300,31 @@ def restore_tuner(path: str, trainable: Callable[[dict[str, Any]], None], option
     from ray import tune
 
     return tune.Tuner.restore(path, trainable=tune.with_resources(trainable, _resources(options)), resume_errored=False)
+
+
+def build_single_tuner(
+    trainable: Callable[[dict[str, Any]], None],
+    config: dict[str, Any],
+    options: TuneOptions,
+    *,
+    storage_path: str,
+    name: str,
+    progress: bool = True,
+):
+    """A ``Tuner`` that trains one fixed trial (``config``: the trainable's config) with the
+    resources, retries and checkpointing of ``options``; its experiment lies under ``storage_path/name``
+    (continue it with :func:`restore_tuner`)."""
+    from ray import tune
+
+    return tune.Tuner(
+        tune.with_resources(trainable, _resources(options)),
+        param_space=config,
+        tune_config=tune.TuneConfig(metric=METRIC, mode="max", num_samples=1, trial_dirname_creator=trial_dirname),
+        run_config=tune.RunConfig(
+            storage_path=storage_path,
+            name=name,
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            verbose=1 if progress else 0,
+        ),
+    )
