@@ -61,7 +61,8 @@ def block_container(model: nn.Module) -> nn.Module | None:
 
 
 def block_features(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
-    """f_0, ..., f_L (with their graph) from one train-mode forward pass; see the module docstring."""
+    """f_0, ..., f_L (with their graph, as the modules returned them) from one train-mode forward
+    pass; see the module docstring."""
     container = block_container(model)
     children = list(container.children()) if container is not None else []
     first_input: list[torch.Tensor] = []
@@ -78,13 +79,17 @@ def block_features(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]
     model.train()
     with hooks(children[:1], keep_input, pre=True), hooks(children, keep_output):
         out = model(images.to(model_device(model)))
-    features = first_input + outputs if outputs else [out]
-    return [f if f.dim() == 4 else f.reshape(f.shape[0], -1, 1, 1) for f in features]
+    return first_input + outputs if outputs else [out]
+
+
+def _as_4d(t: torch.Tensor) -> torch.Tensor:
+    return t if t.dim() == 4 else t.reshape(t.shape[0], -1, 1, 1)
 
 
 def _entropy(feature: torch.Tensor) -> float:
+    feature = _as_4d(feature.detach())
     b, c, h, w = feature.shape
-    flat = feature.detach().permute(0, 2, 3, 1).reshape(b * h * w, c).double()
+    flat = feature.permute(0, 2, 3, 1).reshape(b * h * w, c).double()
     flat = flat - flat.mean(dim=0, keepdim=True)
     s = torch.linalg.eigvalsh(flat.T @ flat / flat.shape[0]).clamp_min(0)
     p = s / s.sum()
@@ -100,6 +105,7 @@ def _block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, rng: torch.Gene
         g_in = torch.zeros_like(f_in)
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return -math.inf
+    g_in, g_out = _as_4d(g_in), _as_4d(g_out)
     if g_in.shape[2] != g_out.shape[2] or g_in.shape[3] != g_out.shape[3]:
         g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
     bo, co, ho, wo = g_out.shape
