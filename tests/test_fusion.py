@@ -1,0 +1,68 @@
+"""Rank fusions on small arrays whose ranks are known by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scoring.fusion import FittedFusion, fit_log_rank_fusion, kendall, log_rank_fusion, mean_rank_fusion, ranks
+
+
+def test_ranks_put_nan_and_minus_inf_last_and_average_ties():
+    np.testing.assert_array_equal(ranks([3.0, 1.0, -math.inf, 1.0, math.nan]), [5, 3.5, 1.5, 3.5, 1.5])
+    with pytest.raises(ValueError):
+        ranks(np.zeros((2, 2)))
+
+
+def test_log_rank_fusion_by_hand():
+    columns = {"a": [1.0, 2.0, 3.0], "b": [30.0, 10.0, 20.0]}  # ranks a: 1 2 3, b: 3 1 2
+    expected = [math.log(1 / 3) + 0.0, math.log(2 / 3) + math.log(1 / 3), 0.0 + math.log(2 / 3)]
+    np.testing.assert_allclose(log_rank_fusion(columns), expected)
+    weighted = [2 * math.log(1 / 3), 2 * math.log(2 / 3) + math.log(1 / 3), math.log(2 / 3)]
+    np.testing.assert_allclose(log_rank_fusion(columns, {"a": 2.0}), weighted)
+    with pytest.raises(ValueError, match="not columns"):
+        log_rank_fusion(columns, {"c": 1.0})
+
+
+def test_mean_rank_fusion_and_its_errors():
+    np.testing.assert_allclose(mean_rank_fusion({"a": [1, 2, 3], "b": [-np.inf, 5, 4]}), [1, 2.5, 2.5])
+    with pytest.raises(ValueError):
+        mean_rank_fusion({})
+    with pytest.raises(ValueError):
+        mean_rank_fusion({"a": [1, 2], "b": [1, 2, 3]})
+
+
+def test_kendall_ignores_cells_without_accuracy():
+    assert kendall([1, 2, 3, 4], [1, 2, np.nan, 3]) == pytest.approx(1.0)
+    assert kendall([3, 2, -np.inf], [3, 2, 1]) == pytest.approx(1.0)  # -inf ranks below every value
+    assert kendall([1, 2, -np.inf], [3, 2, 1]) == pytest.approx(1 / 3)
+    assert math.isnan(kendall([1, 2], [1, 2]))
+
+
+def test_greedy_fit_picks_the_informative_proxy_and_applies_unchanged():
+    rng = np.random.default_rng(0)
+    acc = rng.normal(size=40)
+    columns = {"noise": rng.normal(size=40), "good": acc + 0.3 * rng.normal(size=40), "anti": -acc}
+    fit = fit_log_rank_fusion(columns, acc)
+    assert fit.members[0] == "good" and "anti" not in fit.members
+    assert list(fit.fit_tau) == sorted(fit.fit_tau)
+    held = {name: values[::-1] for name, values in columns.items()}  # other "cells"
+    np.testing.assert_allclose(fit.apply(held), log_rank_fusion({m: held[m] for m in fit.members}, dict(fit.weights)))
+    with pytest.raises(KeyError, match="good"):
+        fit.apply({"noise": columns["noise"]})
+
+
+def test_greedy_fit_stops_when_nothing_gains_and_validates_inputs():
+    acc = np.arange(6.0)
+    fit = fit_log_rank_fusion({"exact": acc, "reversed": -acc}, acc)
+    assert fit.weights == (("exact", 0.5),) and fit.fit_tau == pytest.approx((1.0,))
+    assert isinstance(fit, FittedFusion)
+    with pytest.raises(ValueError, match="3 cells"):
+        fit_log_rank_fusion({"a": [1.0, 2.0]}, [1.0, np.nan])
+    with pytest.raises(ValueError, match="positive"):
+        fit_log_rank_fusion({"a": acc}, acc, weight_grid=())
+    with pytest.raises(ValueError, match="shape"):
+        fit_log_rank_fusion({"a": acc}, acc[:3])
+    assert fit_log_rank_fusion({"a": acc, "b": acc}, acc, max_members=1).members == ("a",)
