@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestrator.pareto import ACCURACY_VS_COST, pareto_front, pareto_ranks
+from orchestrator.pareto import ACCURACY_VS_COST, MAX, pareto_front, pareto_ranks
 from orchestrator.searchers import DEFAULT_MAX_DRAWS, Feasible, RegularizedEvolution
 from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.core.records import Kind, Phase, Result, Trial
@@ -77,7 +77,7 @@ def hv_contributions(points: np.ndarray, senses: Sequence[str] = ACCURACY_VS_COS
     n = len(points)
     if n <= 2:
         return np.full(n, np.inf)
-    maximise = [s == "max" for s in senses]
+    maximise = [s == MAX for s in senses]
     reference = np.where(maximise, points.min(axis=0), points.max(axis=0))  # the front's nadir
     contribution = np.asarray(moocore.hv_contributions(points, ref=reference, maximise=maximise), dtype=float)
     for j, up in enumerate(maximise):

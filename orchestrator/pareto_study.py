@@ -27,7 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from orchestrator.config import ExperimentConfig
 from orchestrator.constraints import Constraints
+from orchestrator.experiment import new_run_dir, run_experiment
+from orchestrator.history import load_history
 from orchestrator.mo_searchers import (
     DEFAULT_OBJECTIVE_COST,
     DEFAULT_SELECTION,
@@ -41,13 +44,12 @@ from orchestrator.options import DEFAULT_BUDGET_S
 from orchestrator.pareto import ACCURACY_VS_COST, hypervolume, hypervolume_ratio, pareto_front, true_front
 from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.core.options import add_seed_option
-from search_spaces.core.status import Status
+from search_spaces.core.records import Kind, Status
 from search_spaces.nb201.latency import LATENCY_DEVICES
 
 DEFAULT_ACCURACY = "cifar10_test"  # 200 epochs: what the front is judged on (the search sees 12-epoch valid)
 DEFAULT_DEVICE = "hwnb_pixel3"
 TARGET_RATIO = 0.98
-_EVALUATE = "evaluate"
 _TABLE_SPACE = "nb201"
 
 
@@ -172,7 +174,7 @@ def found_points(frame: pd.DataFrame, accuracy: str, cost: str) -> pd.DataFrame:
     missing = [c for c in (accuracy, cost) if c not in frame.columns]
     if missing:
         raise TrueFrontError(f"the history has no column {missing[0]!r}: it recorded no such value")
-    rows = frame[(frame["kind"] == _EVALUATE) & (frame["status"] == Status.OK.value)]
+    rows = frame[(frame["kind"] == Kind.EVALUATE.value) & (frame["status"] == Status.OK.value)]
     return rows[np.isfinite(rows[accuracy].to_numpy(float)) & np.isfinite(rows[cost].to_numpy(float))]
 
 
@@ -225,9 +227,8 @@ def format_ratios(ratios: pd.DataFrame, per_seed: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _config(algorithm: str, args: argparse.Namespace):
-    from orchestrator.config import ExperimentConfig
-
+def _config(algorithm: str, args: argparse.Namespace) -> ExperimentConfig:
+    """The study's configuration of ``algorithm``: REA's budget, costs recorded on ``--device``, no scoring."""
     extra = {}
     if algorithm in ("rea", "mo_rea"):
         extra.update(population_size=args.population, sample_size=args.sample_size)
@@ -276,9 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the study; returns the exit code (2: bad input)."""
-    from orchestrator.experiment import new_run_dir, run_experiment
-    from orchestrator.history import load_history
-
     args = build_parser().parse_args(argv)
     methods = ["mo_rea", *[b.strip() for b in args.baselines.split(",") if b.strip()]]
     try:

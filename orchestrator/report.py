@@ -35,6 +35,7 @@ from orchestrator.history import load_history, metric_columns, read_config
 from orchestrator.pareto import ACCURACY_VS_COST, pareto_front
 from orchestrator.pareto_study import (
     DEFAULT_ACCURACY,
+    TrueFrontError,
     Truth,
     format_ratios,
     found_points,
@@ -332,8 +333,6 @@ def pareto_report(
     Raises:
         TrueFrontError: a run whose true front is unknown, or runs judged against different fronts.
     """
-    from orchestrator.pareto_study import TrueFrontError
-
     truths = [truth_for_run(read_config(d), accuracy, cost) for d in run_dirs]
     first = truths[0]
     for d, t in zip(run_dirs, truths, strict=True):
