@@ -344,8 +344,7 @@ def pareto_report(
     ratios = seed_ratios(frame, first)
     lines = [
         f"true front: {len(first.front)} of {len(first.points)} NAS-Bench-201 cells, {first.accuracy} against "
-        f"{first.cost}; reference point: {first.describe_reference()} (the table's worst accuracy and largest cost "
-        "unless stated)",
+        f"{first.cost}; reference point: {first.describe_reference()} (the table's worst accuracy and largest cost)",
         format_ratios(ratios),
     ]
     for run_id, group in frame.groupby("run_id", sort=False):
