@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.constraints import Constraints
+from orchestrator.mo_searchers import DEFAULT_OBJECTIVE_COST, DEFAULT_SELECTION, MORegularizedEvolution
 from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution, Searcher
 from search_spaces import get_space
 from search_spaces.core.errors import UnknownNameError
@@ -42,6 +43,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("random", scores=False, evaluates=True, trains=True),
         Algorithm("rea", scores=False, evaluates=True, trains=True),
         Algorithm("area", scores=True, evaluates=True, trains=True),
+        Algorithm("mo_rea", scores=False, evaluates=True, trains=False),
     )
 }
 
@@ -57,13 +59,16 @@ def algorithm(name: str) -> Algorithm:
 @dataclass(frozen=True)
 class SearchParams:
     """The algorithm's own parameters (see each searcher): NASWOT's ``n``, REA's ``population_size``
-    and ``sample_size``, AREA's ``m``, and the proxies' rank ``ensemble`` (empty: one proxy)."""
+    and ``sample_size``, AREA's ``m``, the proxies' rank ``ensemble`` (empty: one proxy), and MO-REA's
+    ``objective_cost`` and tournament ``selection`` (:mod:`orchestrator.mo_searchers`)."""
 
     n: int = 100
     m: int = 20
     population_size: int = 10
     sample_size: int = 3
     ensemble: tuple[str, ...] = ()
+    objective_cost: str = DEFAULT_OBJECTIVE_COST
+    selection: str = DEFAULT_SELECTION
 
 
 def make_searcher(
@@ -86,6 +91,16 @@ def make_searcher(
         return RandomSearch(space, rng, feasible=feasible)
     if name == "rea":
         return RegularizedEvolution(space, rng, params.population_size, params.sample_size, feasible=feasible)
+    if name == "mo_rea":
+        return MORegularizedEvolution(
+            space,
+            rng,
+            params.population_size,
+            params.sample_size,
+            objective_cost=params.objective_cost,
+            selection=params.selection,
+            feasible=feasible,
+        )
     return AREA(
         space, rng, params.population_size, params.sample_size, m=params.m, ensemble=params.ensemble, feasible=feasible
     )

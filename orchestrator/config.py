@@ -14,6 +14,13 @@ from cluster.resources import resolve_resources
 from cluster.tuner import TuneOptions
 from orchestrator.algorithms import ALGORITHMS, SearchParams, algorithm
 from orchestrator.constraints import Constraints
+from orchestrator.mo_searchers import (
+    DEFAULT_OBJECTIVE_COST,
+    DEFAULT_SELECTION,
+    LATENCY_COST,
+    OBJECTIVE_COSTS,
+    SELECTIONS,
+)
 from scoring.proxies import get_proxy
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE
@@ -72,6 +79,8 @@ class ExperimentConfig:
     m: int = 20  # AREA: cells scored before evolution
     population_size: int = 10
     sample_size: int = 3
+    objective_cost: str = DEFAULT_OBJECTIVE_COST  # mo_rea: the cost minimised beside the fitness
+    selection: str = DEFAULT_SELECTION  # mo_rea: tie-break among equal non-dominated ranks
     space: str = "nb201"
     dataset: str = "cifar10"  # images for scoring
     batch_size: int = 128
@@ -132,6 +141,8 @@ class ExperimentConfig:
             )
         if self.algorithm == "area" and self.m < self.population_size:
             raise ValueError(f"--m ({self.m}) must be at least --population-size ({self.population_size})")
+        if self.algorithm == "mo_rea":
+            self._check_objective()
         if self.batch_size < 2:
             raise ValueError(f"--batch-size must be at least 2, got {self.batch_size}")
         if self.failure_cost_s < 0 or self.max_consecutive_failures < 0:
@@ -143,6 +154,19 @@ class ExperimentConfig:
         if len(self.ensemble) == 1:
             raise ValueError("an ensemble needs at least two proxies (use --proxy for one)")
 
+    def _check_objective(self) -> None:
+        """mo_rea's cost must be one the run records (costs are recorded only with constraints)."""
+        if self.objective_cost not in OBJECTIVE_COSTS:
+            raise UnknownNameError("objective cost", self.objective_cost, OBJECTIVE_COSTS)
+        if self.selection not in SELECTIONS:
+            raise UnknownNameError("selection", self.selection, SELECTIONS)
+        c = self.constraints
+        if c is None or (self.objective_cost == LATENCY_COST and c.latency_device is None):
+            raise ValueError(
+                f"mo_rea minimises {self.objective_cost}, which this run would not record: give --latency-device "
+                "DEVICE (e.g. hwnb_pixel3)" + ("" if self.objective_cost == LATENCY_COST else " or a limit")
+            )
+
     @property
     def proxies(self) -> tuple[str, ...]:
         """The proxies every scored cell gets."""
@@ -150,7 +174,9 @@ class ExperimentConfig:
 
     def search_params(self) -> SearchParams:
         """The algorithm's own parameters."""
-        return SearchParams(self.n, self.m, self.population_size, self.sample_size, self.ensemble)
+        return SearchParams(
+            self.n, self.m, self.population_size, self.sample_size, self.ensemble, self.objective_cost, self.selection
+        )
 
     def pool_options(self) -> PoolOptions:
         """Where this run's cells are scored."""

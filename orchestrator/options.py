@@ -11,6 +11,7 @@ from cluster.tuner import SCHEDULERS, TuneOptions
 from orchestrator.algorithms import algorithm
 from orchestrator.config import EXECUTORS, ORACLES, PoolOptions
 from orchestrator.constraints import KNOWN_DEVICES, Constraints
+from orchestrator.mo_searchers import DEFAULT_OBJECTIVE_COST, DEFAULT_SELECTION, OBJECTIVE_COSTS, SELECTIONS
 from scoring.data import INPUT_SHAPES, NUM_CLASSES
 
 
@@ -134,9 +135,22 @@ def add_search_options(parser: argparse.ArgumentParser, name: str) -> None:
             default=None,
             help="stop a run after this many accuracy evaluations (a budget for benchmarks without training times)",
         )
-    if name in ("rea", "area"):
+    if name in ("rea", "area", "mo_rea"):
         group.add_argument("--population", type=int, default=10, help="population size P")
         group.add_argument("--sample-size", type=int, default=3, help="tournament size S (NAS-Bench-201's REA: 3)")
+    if name == "mo_rea":
+        group.add_argument(
+            "--objective-cost",
+            choices=list(OBJECTIVE_COSTS),
+            default=DEFAULT_OBJECTIVE_COST,
+            help="the recorded cost minimised beside the fitness (needs --latency-device, or a limit)",
+        )
+        group.add_argument(
+            "--selection",
+            choices=list(SELECTIONS),
+            default=DEFAULT_SELECTION,
+            help="tournament tie-break among equal non-dominated ranks: crowding distance or hypervolume contribution",
+        )
     if name == "area":
         group.add_argument("--m", type=int, default=20, help="cells scored before evolution (M)")
     if name == "naswot":
@@ -154,8 +168,10 @@ def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, An
         if budget is None and args.max_evaluations is None:
             budget = DEFAULT_BUDGET_S
         fields.update(budget_s=budget, max_evaluations=args.max_evaluations)
-    if name in ("rea", "area"):
+    if name in ("rea", "area", "mo_rea"):
         fields.update(population_size=args.population, sample_size=args.sample_size)
+    if name == "mo_rea":
+        fields.update(objective_cost=args.objective_cost, selection=args.selection)
     if name == "area":
         fields["m"] = args.m
     if name == "naswot":
