@@ -23,6 +23,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from orchestrator.pareto import ACCURACY_VS_COST, hypervolume, hypervolume_ratio
 from search_spaces.core.errors import NaswotError, UnknownNameError
 from search_spaces.core.options import add_seed_option
 from search_spaces.core.records import Kind, Status
+from search_spaces.nb201.benchmark import EmbeddedNB201Table
 from search_spaces.nb201.latency import LATENCY_DEVICES
 
 DEFAULT_ACCURACY = "cifar10_test"  # 200 epochs: what the front is judged on (the search sees 12-epoch valid)
@@ -96,7 +98,6 @@ def table_costs(cost: str, device: str | None) -> np.ndarray:
         TrueFrontError: latency without a table device.
         UnknownNameError: an unknown cost.
     """
-    from search_spaces import open_benchmark
     from search_spaces.nb201.latency import flops_column, latency_column
 
     if cost == LATENCY_COST:
@@ -109,8 +110,13 @@ def table_costs(cost: str, device: str | None) -> np.ndarray:
     if cost == FLOPS_COST:
         return np.asarray(flops_column(), dtype=float)
     if cost == PARAMS_COST:
-        return np.asarray(open_benchmark(_TABLE_SPACE).column("params_m"), dtype=float)
+        return np.asarray(_table().column("params_m"), dtype=float)
     raise UnknownNameError("objective cost", cost, OBJECTIVE_COSTS)
+
+
+def _table() -> EmbeddedNB201Table:
+    """The embedded NB201 table (its per-column arrays)."""
+    return EmbeddedNB201Table()
 
 
 def truth_of(
@@ -127,9 +133,7 @@ def truth_of(
         TrueFrontError: see :func:`table_costs`.
         UnknownNameError: ``accuracy`` is not a table column.
     """
-    from search_spaces import open_benchmark
-
-    acc = np.asarray(open_benchmark(_TABLE_SPACE).column(accuracy), dtype=float)
+    acc = np.asarray(_table().column(accuracy), dtype=float)
     costs = table_costs(cost, device)
     points = np.column_stack([acc, costs])
     known = points[np.isfinite(points).all(axis=1)]
@@ -229,7 +233,7 @@ def format_ratios(ratios: pd.DataFrame, per_seed: bool = True) -> str:
 
 def _config(algorithm: str, args: argparse.Namespace) -> ExperimentConfig:
     """The study's configuration of ``algorithm``: REA's budget, costs recorded on ``--device``, no scoring."""
-    extra = {}
+    extra: dict[str, Any] = {}
     if algorithm in ("rea", "mo_rea"):
         extra.update(population_size=args.population, sample_size=args.sample_size)
     if algorithm == "mo_rea":

@@ -74,7 +74,7 @@ def weighted_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def layer_weights(model: nn.Module) -> list[torch.Tensor]:
-    return [m.weight for m in weighted_layers(model)]
+    return [m.weight for m in weighted_layers(model) if isinstance(m.weight, torch.Tensor)]
 
 
 def fit_labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scoring.proxies._common import WEIGHTED, hooks, model_device, proxy_contract, weighted_layers
+from scoring.proxies._common import WEIGHTED, hooks, layer_weights, model_device, proxy_contract, weighted_layers
 
 
 @proxy_contract
@@ -39,7 +39,7 @@ def flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float
 def l2_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum over conv/linear layers of the Frobenius norm of the weight (Abdelfattah et al.,
     ICLR 2021); data-free."""
-    return float(sum(float(m.weight.detach().norm()) for m in weighted_layers(model)))
+    return float(sum(float(w.detach().norm()) for w in layer_weights(model)))
 
 
 @proxy_contract

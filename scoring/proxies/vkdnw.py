@@ -83,7 +83,10 @@ def _first_element_derivative(module: nn.Module, attr: str, x: torch.Tensor, del
         pick[0, 0, 0, 0] = 1.0
         shifted = F.conv2d(x[:, :1], pick, stride=module.stride, padding=module.padding, dilation=module.dilation)
         return (d0 * shifted[:, 0]).reshape(d0.shape[0], -1).sum(dim=1)
-    x0 = (x[:, 0] - module.running_mean[0]) / torch.sqrt(module.running_var[0] + module.eps)
+    mean, var = module.running_mean, module.running_var
+    assert isinstance(mean, torch.Tensor) and isinstance(var, torch.Tensor)  # BatchNorm with running statistics
+    eps = float(module.eps)  # type: ignore[arg-type]  # a BatchNorm's eps is a float
+    x0 = (x[:, 0] - mean[0]) / torch.sqrt(var[0] + eps)
     return (d0 * x0).reshape(d0.shape[0], -1).sum(dim=1)
 
 
