@@ -30,6 +30,7 @@ from typing import Any
 from orchestrator.history import HistoryWriter, history_row, metric_columns
 from orchestrator.oracles import Oracle
 from orchestrator.searchers import Searcher
+from scoring.scorer import scored_after_fallback
 from scoring.service import ScoringService
 from search_spaces.core.errors import NaswotError
 from search_spaces.core.records import Kind, Result, Status, Trial, result_from_fields
@@ -96,7 +97,9 @@ def combine_scores(per_proxy, oracle: Oracle, arch: str) -> Result:
         metrics=metrics,
         proxy_scores={r.key.proxy: r.score for r in records},
         error="; ".join(r.error for r in records if r.error),
-        worker=first.worker or first.device,
+        worker=f"{first.worker} [{first.device}]"
+        if first.worker and scored_after_fallback(first)
+        else first.worker or first.device,
         cached=all(cached for _r, cached in per_proxy),
     )
 

@@ -122,6 +122,9 @@ class ScorerConfig:
         )
 
 
+FALLBACK_DEVICE = "cpu"  # where a cell is scored when its device runs out of memory
+
+
 class CellScorer:
     """Scores cells of one space on one fixed minibatch (per proxy kind: see ``ScorerConfig.batch``).
 
@@ -145,10 +148,40 @@ class CellScorer:
             self._batches[labelled] = (images.to(self.device), labels.to(self.device))
         return self._batches[labelled]
 
+    def _compute(self, function, cell, init_seed: int, proxy: str, device: torch.device) -> tuple[float, float]:
+        """(value, build seconds) of ``cell`` built and scored on ``device``."""
+        start = time.perf_counter()
+        images, labels = self._images(proxy)
+        if device != self.device:
+            images, labels = images.to(device), labels.to(device)
+        model = build_seeded(self.space, cell, self.num_classes, init_seed, device)
+        built = time.perf_counter() - start
+        return float(function(model, images, labels)), built
+
+    def _compute_with_fallback(self, function, cell, init_seed: int, proxy: str) -> tuple[float, float, str]:
+        """(value, build seconds, device) of ``cell``: on ``self.device``; after an out-of-memory error
+        the device's cache is freed and it is tried once more, then the cell is scored on the CPU (the
+        same score, slower: splitting the minibatch would change BatchNorm's batch statistics, so the
+        codes). ``device`` says where it was scored (e.g. ``cpu (cuda out of memory)``)."""
+        for attempt in range(2):
+            try:
+                value, built = self._compute(function, cell, init_seed, proxy, self.device)
+                return value, built, str(self.device)
+            except torch.OutOfMemoryError:
+                _free_device_memory(self.device)
+                if attempt == 1 or self.device.type == "cpu":
+                    break
+        if self.device.type == "cpu":
+            raise MemoryError(f"out of memory scoring on the CPU ({self.hardware})")
+        value, built = self._compute(function, cell, init_seed, proxy, torch.device("cpu"))
+        return value, built, f"{FALLBACK_DEVICE} ({self.device.type} out of memory)"
+
     def score(self, arch: str, init_seed: int = 0, proxy: str | None = None) -> ScoreRecord:
         """Score the cell written ``arch`` with ``proxy`` (default: the configured one).
 
-        Every candidate fault is a status in the record; an unknown proxy raises ``UnknownNameError``.
+        Every candidate fault is a status in the record; an out-of-memory error on the device is
+        retried once after freeing its cache, then scored on the CPU (the record's ``device`` says so).
+        An unknown proxy raises ``UnknownNameError``.
         """
         proxy = proxy or self.config.proxy
         function = get_proxy(proxy)
@@ -157,10 +190,7 @@ class CellScorer:
         try:
             cell = self.space.parse(arch)
             arch_key = self.space.key(cell)
-            images, labels = self._images(proxy)
-            model = build_seeded(self.space, cell, self.num_classes, init_seed, self.device)
-            built = time.perf_counter()
-            value = float(function(model, images, labels))
+            value, built_s, device = self._compute_with_fallback(function, cell, init_seed, proxy)
             done = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - a candidate's fault is an outcome, not a crash of the worker
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
@@ -180,11 +210,22 @@ class CellScorer:
             self.config.key(arch_key, init_seed, proxy),
             arch,
             value,
-            built - start,
-            done - built,
+            built_s,
+            done - start - built_s,
             Status.of_value(value),
             "",
-            str(self.device),
+            device,
             time.time(),
             self.hardware,
         )
+
+
+def scored_after_fallback(record: ScoreRecord) -> bool:
+    """Whether ``record`` was scored on the CPU after its device ran out of memory."""
+    return record.device.startswith(f"{FALLBACK_DEVICE} (")
+
+
+def _free_device_memory(device: torch.device) -> None:
+    """Release the cached blocks of ``device``'s allocator (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
