@@ -123,13 +123,11 @@ def test_the_score_only_and_training_oracles():
     _check_oracle(trained, [])
 
 
-def _pools():
-    yield pytest.param("inline", id="inline")
-    yield pytest.param("ray", id="ray", marks=pytest.mark.ray)
+POOLS = [pytest.param("inline", id="inline"), pytest.param("ray", id="ray", marks=pytest.mark.ray)]
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kind", _pools())
+@pytest.mark.parametrize("kind", POOLS)
 def test_every_scoring_pool(kind, request):
     """Same records for the same requests, a FAILED record (never a raise) for a bad cell, a hardware
     string, and close() that can be called twice."""
