@@ -1,4 +1,9 @@
-"""Scoring a cell of a search space: seeded construction plus the NASWOT score, timed."""
+"""Scoring a cell of a search space: seeded construction plus the NASWOT score, timed.
+
+Construction is seeded without touching torch's global RNG for good (:func:`build_seeded`), or
+with a private generator on a background thread that builds the next cell while the current one
+scores (:class:`BuildAhead`); both give the same weights.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +71,7 @@ class _DrawFrom(TorchFunctionMode):
 
 
 def _to_device(model: nn.Module, device: str | torch.device) -> nn.Module:
-    # Construction is on the CPU; a no-op .to("cpu") still walks every module (2.5 of 13.6 ms for an NB201 net).
+    # Construction is on the CPU; a no-op .to("cpu") still walks every module (2.5 of 13.6 ms, NB201).
     return model if torch.device(device).type == "cpu" else model.to(device)
 
 
@@ -114,10 +119,12 @@ class BuildAhead:
     """Builds the next seeded network on a background thread while the caller scores the current one.
 
     ``for built in builder.iterate(pairs)`` yields, in order, one :class:`Built` per (arch,
-    init_seed) pair, with the construction of the following pair already under way; the networks are
-    those :func:`build_seeded` gives. The builder keeps no network once it is yielded, so besides
-    the caller's only the one under construction is alive. An exception of a construction is raised by ``iterate`` when that pair's
-    turn comes. Use it as a context manager, or call :meth:`close`, to stop the thread.
+    init_seed) pair, with the construction of the following pair already under way; the networks
+    are those :func:`build_seeded` gives (built by :func:`build_seeded_threadsafe`, so the
+    caller's thread may use torch's global RNG meanwhile). The builder keeps no network once it
+    is yielded: besides the caller's, only the one under construction is alive. An exception of
+    a construction is raised by ``iterate`` when that pair's turn comes. Use it as a context
+    manager, or call :meth:`close`, to stop the thread.
 
     On a GPU, where the forward takes a few milliseconds, the CPU-bound construction (10-40 ms)
     then overlaps the scoring instead of adding to it.
