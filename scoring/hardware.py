@@ -12,6 +12,29 @@ from pathlib import Path
 
 import torch
 
+_VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from the first ``flags`` line of ``/proc/cpuinfo``; empty where there
+    is no such file (not Linux) or it cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.lower().startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this CPU multiplies int8 fast (AVX-512 VNNI or AVX-VNNI). Without VNNI,
+    ``torch._int_mm`` on the CPU was measured 20x slower than float32 (an AMD EPYC without VNNI:
+    5.7 s against 0.26 s for 128 x 262,144 codes)."""
+    return not _VNNI_FLAGS.isdisjoint(cpu_flags())
+
 
 @lru_cache(maxsize=1)
 def cpu_model() -> str:

@@ -7,12 +7,14 @@ each image a binary code c_i. The kernel is
 
 and the score is log|det K|. This module computes it in one forward pass without gradients:
 
-* each ``nn.ReLU`` module gets a forward pre-hook; **functional relu calls (``F.relu``,
+* each ``nn.ReLU`` module gets a forward hook; **functional relu calls (``F.relu``,
   ``torch.relu``, ``x.relu()``) are not seen**, as in the paper's code, which hooks modules;
 * C C^T + (1-C)(1-C)^T = 2G - d_i - d_j + N_A with G = C C^T and d = diag(G), so each ReLU costs
-  one matrix product of its 0/1 codes on the model's device: int8 with int32 accumulation on the
-  CPU (AVX-512 VNNI), float32 in chunks below 2^24 units elsewhere; both exact, and layers are
-  summed in float64, so K holds exact integer counts;
+  one pass that reads its codes (numpy's comparison on the CPU) and one exact product of them
+  (:func:`binary_gram`): int8 with int32 accumulation on CPUs with VNNI; elsewhere float32 in
+  chunks below 2^24 units or a bit-packed AND + popcount, whichever this CPU runs faster
+  (:func:`cpu_gram_method`); float32 off the CPU. Layers are summed in float64, so K holds exact
+  integer counts;
 * ReLUs that read the very same tensor (several ops on one cell node) reuse the first product;
 * the network runs in train mode (batch-statistics BatchNorm), as the paper scores.
 
@@ -25,28 +27,26 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
+from scoring.hardware import cpu_has_vnni
+from search_spaces.core.errors import UnknownNameError
+
+GRAM_METHODS = ("auto", "int8", "float32", "popcount")
+"""How C C^T is multiplied; every method is exact (see :func:`binary_gram`)."""
+
 _EXACT_FEATURES = 1 << 24  # float32 holds every integer below 2^24 exactly
-_INT_MM_MIN_UNITS = 8
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_has_vnni() -> bool:
-    """Whether this CPU multiplies int8 fast (AVX-512 VNNI or AVX-VNNI). Without VNNI,
-    ``torch._int_mm`` on the CPU was measured 20x slower than float32 (an AMD EPYC without VNNI:
-    5.7 s against 0.26 s for 128 x 262,144 codes), so the float32 path is used there."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+_INT_MM_MIN_UNITS = 8  # torch._int_mm on the CPU was seen to return garbage with a single unit
+_POPCOUNT_ROWS = 8  # rows of the block ANDed against every later row at once
+_POPCOUNT_WORDS = 256  # 64-bit words per block: the temporary stays in L2 (8 x 128 x 256 x 8 bytes)
+_CALIBRATION_SHAPE = (128, 8192)
 
 
 def _flatten_units(t: torch.Tensor) -> torch.Tensor:
@@ -56,23 +56,129 @@ def _flatten_units(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1)
 
 
-def binary_gram(codes: torch.Tensor) -> torch.Tensor:
-    """C C^T in float64 for 0/1 ``codes`` of shape (N, F) (bool, integer or float), exactly.
+def _positive_codes_numpy(flat: torch.Tensor, dtype: type = np.bool_) -> np.ndarray:
+    """``flat > 0`` for a 2-D CPU tensor as a C-contiguous numpy array of 0/1 in ``dtype``.
 
-    On a CPU with VNNI the codes are multiplied as int8 with int32 accumulation (exact up to 2^31
-    units); elsewhere (other CPUs, GPUs), and for fewer than 8 units (where ``torch._int_mm`` on the CPU was seen to
-    return garbage with a single unit), as float32 in chunks of fewer than 2^24 units (each exact).
-    """
-    if codes.dtype == torch.bool:
-        codes = codes.view(torch.int8)
-    if codes.device.type == "cpu" and _INT_MM_MIN_UNITS <= codes.shape[1] < 2**31 and _cpu_has_vnni():
-        c8 = codes if codes.dtype == torch.int8 else codes.to(torch.int8)
-        return torch._int_mm(c8, c8.T).to(torch.float64)
+    numpy's comparison is used where it can read the tensor: one thread of it was measured 2x
+    faster than torch's ``>`` on two threads (AVX-512 Xeon, 128 x 16,384 float32), and writing
+    float32 codes directly saves a conversion pass."""
+    if flat.dtype == torch.bfloat16 or flat.is_complex():
+        return (flat > 0).numpy().astype(dtype, copy=False)
+    if dtype is np.bool_:
+        return np.greater(flat.numpy(), 0)
+    return np.greater(flat.numpy(), 0, out=np.empty(tuple(flat.shape), dtype=dtype), casting="unsafe")
+
+
+def _gram_int8(codes: np.ndarray) -> torch.Tensor:
+    """C C^T of (N, F) bool codes as int8 products with int32 accumulation (exact below 2^31)."""
+    c8 = torch.from_numpy(codes).view(torch.int8)
+    return torch._int_mm(c8, c8.T).to(torch.float64)
+
+
+def _gram_float32(codes: torch.Tensor) -> torch.Tensor:
+    """C C^T of (N, F) bool codes on their device as float32 products, in chunks of fewer than
+    2^24 units (every partial sum is then an exactly representable integer)."""
     total = torch.zeros((codes.shape[0],) * 2, dtype=torch.float64, device=codes.device)
     for start in range(0, codes.shape[1], _EXACT_FEATURES - 1):
         c = codes[:, start : start + _EXACT_FEATURES - 1].to(torch.float32)
         total += (c @ c.T).to(torch.float64)
     return total
+
+
+def _gram_popcount(codes: np.ndarray) -> torch.Tensor:
+    """C C^T of (N, F) bool codes by bit packing: G[i, j] = popcount(c_i AND c_j) over 64-bit words,
+    for the upper triangle only (in blocks of rows, so the temporaries stay small), mirrored."""
+    n = codes.shape[0]
+    packed = np.packbits(codes, axis=1)  # the last byte is padded with zero bits
+    pad = -packed.shape[1] % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    words = packed.view(np.uint64)
+    num_words = words.shape[1]
+    upper = np.zeros((n, n), dtype=np.int64)
+    block = np.empty((_POPCOUNT_ROWS, n, min(_POPCOUNT_WORDS, num_words)), dtype=np.uint64)
+    counts = np.empty(block.shape, dtype=np.uint8)
+    for r0 in range(0, n, _POPCOUNT_ROWS):
+        rows = words[r0 : r0 + _POPCOUNT_ROWS, None, :]
+        later = words[None, r0:, :]
+        nr, nc = rows.shape[0], later.shape[1]
+        for w0 in range(0, num_words, _POPCOUNT_WORDS):
+            nw = min(_POPCOUNT_WORDS, num_words - w0)
+            anded = np.bitwise_and(rows[..., w0 : w0 + nw], later[..., w0 : w0 + nw], out=block[:nr, :nc, :nw])
+            ones = np.bitwise_count(anded, out=counts[:nr, :nc, :nw])
+            upper[r0 : r0 + nr, r0:] += ones.sum(axis=2, dtype=np.int64)
+    upper = np.triu(upper)
+    return torch.from_numpy((upper + np.triu(upper, 1).T).astype(np.float64))
+
+
+def _best_seconds(fn, repeats: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_gram_method() -> str:
+    """The method ``"auto"`` uses on this CPU, chosen once per process.
+
+    ``"int8"`` where the CPU has VNNI (there it was the fastest: with AMX, 6x float32 on 128 x 16,384
+    codes). Elsewhere the faster of ``"float32"`` and ``"popcount"``, timed once on 128 x 8,192
+    random codes (tens of milliseconds): which wins depends on the CPU's float32 GEMM (MKL runs a
+    generic path on some AMD CPUs). Every method gives the same exact counts, so the choice changes
+    only the speed.
+    """
+    if cpu_has_vnni():
+        return "int8"
+    activations = torch.from_numpy(np.random.default_rng(0).standard_normal(_CALIBRATION_SHAPE, dtype=np.float32))
+    float32_s = _best_seconds(lambda: _positive_gram(activations, "float32"))
+    popcount_s = _best_seconds(lambda: _positive_gram(activations, "popcount"))
+    return "popcount" if popcount_s < float32_s else "float32"
+
+
+def _resolve(method: str, device: torch.device) -> str:
+    if method not in GRAM_METHODS:
+        raise UnknownNameError("gram method", method, GRAM_METHODS)
+    if method == "auto":
+        return cpu_gram_method() if device.type == "cpu" else "float32"
+    return method
+
+
+def _positive_gram(t: torch.Tensor, method: str) -> torch.Tensor:
+    """G = C C^T in float64 for the codes C = ``t > 0`` of a (N, ...) tensor, exactly, by ``method``
+    (already resolved: ``"int8"``, ``"float32"`` or ``"popcount"``)."""
+    flat = _flatten_units(t.detach())
+    if method == "float32" and flat.device.type != "cpu":
+        return _gram_float32(flat > 0)
+    flat = flat.cpu()
+    if method == "int8" and _INT_MM_MIN_UNITS <= flat.shape[1] < 2**31:
+        gram = _gram_int8(_positive_codes_numpy(flat))
+    elif method == "popcount":
+        gram = _gram_popcount(_positive_codes_numpy(flat))
+    else:
+        gram = _gram_float32(torch.from_numpy(_positive_codes_numpy(flat, np.float32)))
+    return gram.to(t.device)
+
+
+def binary_gram(codes: torch.Tensor, method: str = "auto") -> torch.Tensor:
+    """C C^T in float64 for 0/1 ``codes`` of shape (N, F) (bool, integer or float), exactly.
+
+    Methods (all exact, all give the same integers):
+
+    * ``"int8"``: int8 products with int32 accumulation (exact below 2^31 units), CPU only; used
+      by ``"auto"`` on CPUs with VNNI; below 8 units it falls back to float32;
+    * ``"float32"``: float32 products in chunks of fewer than 2^24 units; on any device, and
+      ``"auto"``'s choice off the CPU;
+    * ``"popcount"``: bits packed into 64-bit words, AND + ``numpy.bitwise_count``, upper
+      triangle only; CPU only.
+
+    ``"auto"`` takes :func:`cpu_gram_method` on the CPU. Codes on another device are read on the
+    CPU for the CPU-only methods; the result is on the codes' device. Raises ``UnknownNameError``
+    (a ``KeyError``) for another ``method``.
+    """
+    return _positive_gram(codes, _resolve(method, codes.device))
 
 
 def kernel_from_gram(gram: torch.Tensor, num_units: int) -> torch.Tensor:
@@ -82,24 +188,30 @@ def kernel_from_gram(gram: torch.Tensor, num_units: int) -> torch.Tensor:
     return 2 * g - d[:, None] - d[None, :] + num_units
 
 
-def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
+def hamming_kernel(codes: torch.Tensor, method: str = "auto") -> torch.Tensor:
     """K = N_A - Hamming distance for binary ``codes`` (N, N_A) (bool or 0/1), in float64."""
-    return kernel_from_gram(binary_gram(codes), codes.shape[1])
+    return kernel_from_gram(binary_gram(codes, method), codes.shape[1])
 
 
 class KernelAccumulator:
     """Collects the NASWOT kernel from ReLU calls during one forward pass.
 
     The code of a unit is ``relu(x) > 0``, i.e. ``x > 0``, read from the ReLU's own output.
-    G = sum over ReLUs of C C^T is accumulated exactly in float64 (see :func:`binary_gram`).
+    G = sum over ReLUs of C C^T is accumulated exactly in float64 (see :func:`binary_gram`; every
+    ``method`` there gives the same kernel). Raises ``UnknownNameError`` for another ``method``.
 
     Attributes:
+        method: the :data:`GRAM_METHODS` entry asked for (``"auto"`` resolves on the first call).
         num_units: N_A, the number of ReLU units per sample seen so far.
         num_relus: ReLU calls seen; ``num_reused`` of them reused the product of an earlier
             ReLU that read the very same input tensor (same object, same version).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, method: str = "auto") -> None:
+        if method not in GRAM_METHODS:
+            raise UnknownNameError("gram method", method, GRAM_METHODS)
+        self.method = method
+        self._resolved: str | None = None
         self.num_units = 0
         self.num_relus = 0
         self.num_reused = 0
@@ -118,7 +230,9 @@ class KernelAccumulator:
             gram = cached[1]
             self.num_reused += 1
         else:
-            gram = binary_gram(_flatten_units(codes_of.detach()) > 0)
+            if self._resolved is None:
+                self._resolved = _resolve(self.method, codes_of.device)
+            gram = _positive_gram(codes_of, self._resolved)
             self._seen[key] = (weakref.ref(relu_input), gram)
         self._gram = gram.clone() if self._gram is None else self._gram.add_(gram)
         self.num_units += codes_of[0].numel()
@@ -184,7 +298,12 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def naswot_kernel(
-    model: nn.Module, images: torch.Tensor, *, channels_last: bool | None = None, hook: str = "relu"
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    channels_last: bool | None = None,
+    hook: str = "relu",
+    method: str = "auto",
 ) -> torch.Tensor:
     """The (N, N) float64 kernel N_A - Hamming of ``model`` on ``images`` (see module docstring).
 
@@ -195,9 +314,11 @@ def naswot_kernel(
     Args:
         channels_last: feed 4-D images in channels-last layout (2-3x faster convolutions on CPU);
             default: on for CPU models. The model itself is not converted.
+        method: how the code products are multiplied (:data:`GRAM_METHODS`); all are exact.
 
     Raises:
         ValueError: ``images`` is not a batch of at least 2 samples, or no ReLU ran.
+        UnknownNameError: ``method`` is not one of :data:`GRAM_METHODS`.
     """
     if images.dim() < 2 or images.shape[0] < 2:
         raise ValueError(f"images must be a batch of at least 2 samples, got shape {tuple(images.shape)}")
@@ -207,7 +328,7 @@ def naswot_kernel(
         channels_last = device.type == "cpu"
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
-    accumulator = KernelAccumulator()
+    accumulator = KernelAccumulator(method)
     was_training = model.training
     try:
         model.train()
@@ -219,11 +340,16 @@ def naswot_kernel(
 
 
 def naswot_score(
-    model: nn.Module, images: torch.Tensor, *, channels_last: bool | None = None, hook: str = "relu"
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    channels_last: bool | None = None,
+    hook: str = "relu",
+    method: str = "auto",
 ) -> float:
     """The NASWOT score log|det K| of an untrained ``model`` on a minibatch ``images``.
 
     Returns ``-inf`` when K is singular (e.g. duplicated images); never NaN for finite inputs.
     See :func:`naswot_kernel` for what is mutated and raised.
     """
-    return log_abs_det(naswot_kernel(model, images, channels_last=channels_last, hook=hook))
+    return log_abs_det(naswot_kernel(model, images, channels_last=channels_last, hook=hook, method=method))
