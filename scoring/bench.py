@@ -37,7 +37,7 @@ from tqdm import tqdm
 from scoring.cells import BuildAhead, build_seeded
 from scoring.data import NUM_CLASSES, load_batch
 from scoring.naswot import GRAM_METHODS, KernelAccumulator, cpu_gram_method, log_abs_det, relu_hooks
-from scoring.options import add_space_options, space_options_from_args
+from scoring.options import add_seed_option, add_space_options, space_options_from_args
 from scoring.reference import paper_naswot_score
 from search_spaces import get_space, open_benchmark
 from search_spaces.core.errors import ArchitectureNotInBenchmarkError
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", type=int, default=100, help="random cells to time (default 100)")
     parser.add_argument("--batch", type=int, default=128, help="minibatch size (default 128, as the paper)")
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagenet16"])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the cells, batch and initialisations")
+    add_seed_option(parser, "seed of the cells, batch and initialisations")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper's recipe (halves the time)")
     parser.add_argument(

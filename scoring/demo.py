@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from scoring.cells import score_cell
 from scoring.data import NUM_CLASSES, load_batch
-from scoring.options import add_space_options, space_options_from_args
+from scoring.options import add_seed_option, add_space_options, space_options_from_args
 from search_spaces import get_space, open_benchmark
 from search_spaces.core.errors import ArchitectureNotInBenchmarkError
 from search_spaces.core.sampled import SampledSpace
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     add_space_options(parser)
     parser.add_argument("--cells", type=int, default=10)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    add_seed_option(parser, "seed of the cell and the batch")
     args = parser.parse_args(argv)
     space = get_space(args.space, **dict(space_options_from_args(args)))
     benchmark = open_benchmark(space, args.benchmark)

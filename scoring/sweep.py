@@ -17,7 +17,13 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
-from scoring.options import add_image_options, add_space_options, add_store_options, space_options_from_args
+from scoring.options import (
+    add_image_options,
+    add_seed_option,
+    add_space_options,
+    add_store_options,
+    space_options_from_args,
+)
 from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     add_store_options(parser)
     parser.add_argument("--all", action="store_true", help="every cell of the space (or of its sample benchmark)")
     parser.add_argument("--n", type=int, default=0, help="this many distinct random cells")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random cells")
+    add_seed_option(parser, "seed of the random cells")
     parser.add_argument(
         "--naswot-runs", type=int, default=0, help="the cells NASWOT runs 0..K-1 sample, first use first"
     )

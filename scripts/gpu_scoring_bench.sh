@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The prepared device check of issue 19: NASWOT scoring throughput on one GPU with 1, 2, 4 and 8
-# Ray actors sharing it (fractional --gpus-per-worker 1/W), NB201 cells at batch 128, then the
-# per-cell kernel and build figures of scoring.bench on the GPU. Run from the repository root:
+# Ray actors sharing it (fractional --gpus-per-worker 1/W), NB201 cells at batch 128 (each line also
+# gives the milliseconds per cell inside the actor). Run from the repository root:
 #
 #     bash scripts/gpu_scoring_bench.sh [CELLS] [OUT_DIR]
 #
@@ -18,4 +18,3 @@ for W in 1 2 4 8; do
     "$PY" -m orchestrator.bench scoring --workers "$W" --cells "$CELLS" --batch 128 --device cuda \
         --gpus-per-worker "$SHARE" --cpus-per-worker 1 2>&1 | tee -a "$OUT/throughput.txt"
 done
-"$PY" -m scoring.bench --cells 30 --device cuda --no-paper 2>&1 | tee "$OUT/bench.txt" || true

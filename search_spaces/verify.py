@@ -26,6 +26,7 @@ from tqdm import tqdm
 from search_spaces import available_spaces, get_space, open_benchmark
 from search_spaces.core.cells import all_cells
 from search_spaces.core.errors import ArchitectureNotInBenchmarkError
+from search_spaces.core.options import add_seed_option
 from search_spaces.core.space import IndexedSpace
 
 DEFAULT_TOLERANCE: dict[str, int] = {}  # every space builds the benchmark's exact parameter counts
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--space", default="nb201", choices=list(available_spaces()))
     parser.add_argument("--benchmark", default=None, help="the space's benchmark file or directory")
     parser.add_argument("--n", type=int, default=0, help="check only the first n cells (0: all)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_seed_option(parser, "seed of the sampled cells (spaces without an index)")
     parser.add_argument("--tolerance", type=int, default=None, help="allowed difference in parameters")
     args = parser.parse_args(argv)
     space = get_space(args.space)
