@@ -6,11 +6,12 @@ on the same kind of device (``scoring.service.ScoringService``).
 
 from __future__ import annotations
 
-import platform
 from functools import lru_cache
 from pathlib import Path
 
 import torch
+
+from search_spaces.core.costs import cpu_model_name
 
 _VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 
@@ -39,12 +40,7 @@ def cpu_has_vnni() -> bool:
 @lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` where there is one, else ``platform.processor()``)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown cpu"
+    return cpu_model_name()
 
 
 def describe_device(device: str | torch.device) -> str:

@@ -123,7 +123,8 @@ class LatencyMeasurement:
     input_shape: tuple[int, ...]
 
 
-def _cpu_name() -> str:
+def cpu_model_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` where there is one, else ``platform.processor()``)."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
@@ -141,7 +142,7 @@ def describe_hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     if device.type == "cpu":
-        return f"cpu:{_cpu_name()}, {torch.get_num_threads()} threads"
+        return f"cpu:{cpu_model_name()}, {torch.get_num_threads()} threads"
     return device.type
 
 
