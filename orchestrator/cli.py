@@ -237,5 +237,5 @@ def main_for(algorithm: str, description: str, argv: list[str] | None = None) ->
         if run_dir.is_dir():
             print(f"the history so far is in {run_dir}", file=sys.stderr)
         return 2
-    print_summary(run_dir.absolute(), config)
+    print_summary(run_dir, config)
     return 0
