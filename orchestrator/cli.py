@@ -159,7 +159,14 @@ def resumed_config(algorithm: str, run_dir: Path, args: argparse.Namespace, give
         raise NaswotError(
             f"{run_dir} is a {stored.algorithm} run: resume it with python -m orchestrator.{stored.algorithm} --resume"
         )
-    now_config = config_from_args(algorithm, args)
+    try:
+        now_config = config_from_args(algorithm, args)
+    except (NaswotError, ValueError):
+        # the stored run's options (e.g. its --latency-device) are not repeated now: fine when only
+        # options that change where it runs are given
+        if not given <= HARMLESS_ON_RESUME:
+            raise
+        now_config = dataclasses.replace(stored, **dataclasses.asdict(pool_options_from_args(args)))
     now, then = now_config.to_json(), stored.to_json()
     conflicts, updates = [], {}
     for dest in sorted(given):

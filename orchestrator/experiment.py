@@ -28,7 +28,8 @@ from orchestrator.algorithms import algorithm, make_searcher
 from orchestrator.config import ExperimentConfig
 from orchestrator.constraints import ConstraintChecker
 from orchestrator.driver import RunOutcome, SimulatedDriver
-from orchestrator.history import CONFIG_FILE, HistoryWriter, load_history, read_config
+from orchestrator.history import CONFIG_FILE, FRONT_DIR, FRONT_SCHEMA, HistoryWriter, load_history, read_config
+from orchestrator.mo_searchers import FrontSearcher
 from orchestrator.oracles import CostedOracle, Oracle, TrainingOracle, open_oracle
 from orchestrator.pools import make_pool
 from orchestrator.tune_driver import TuneSeedDriver
@@ -38,6 +39,7 @@ from scoring.training_data import load_training_data
 from search_spaces import get_space, open_benchmark
 from search_spaces.core.atomic import write_json_atomic
 from search_spaces.core.errors import NaswotError
+from search_spaces.core.parts import PartsWriter
 
 __all__ = ["ExperimentConfig", "Prepared", "new_run_dir", "prepare", "resume_config", "run_experiment"]
 
@@ -192,14 +194,15 @@ class SimulatedSeedDriver:
     def run_seed(self, seed: int) -> RunOutcome:
         config, space = self.config, self.prepared.space
         rng = np.random.default_rng(np.random.SeedSequence(seed))
-        return SimulatedDriver(
-            make_searcher(
-                config.algorithm,
-                space,
-                rng,
-                config.search_params(),
-                self.prepared.feasible if config.constraints is not None and config.constraints.active else None,
-            ),
+        searcher = make_searcher(
+            config.algorithm,
+            space,
+            rng,
+            config.search_params(),
+            self.prepared.feasible if config.constraints is not None and config.constraints.active else None,
+        )
+        outcome = SimulatedDriver(
+            searcher,
             oracle=self.prepared.oracle,
             scoring=self.scoring,
             writer=self.writer,
@@ -215,6 +218,26 @@ class SimulatedSeedDriver:
             failure_cost_s=config.failure_cost_s,
             max_consecutive_failures=config.max_consecutive_failures,
         ).run()
+        if isinstance(searcher, FrontSearcher):
+            self._write_front(seed, searcher)
+        return outcome
+
+    def _write_front(self, seed: int, searcher: FrontSearcher) -> None:
+        """``RUN_DIR/front.parquet`` rows of the front ``searcher`` ended seed ``seed`` with."""
+        cost_name = self.config.objective_cost
+        with PartsWriter(self.writer.directory.parent / FRONT_DIR, FRONT_SCHEMA) as front:
+            for member in searcher.front():
+                front.append(
+                    {
+                        "run_id": self.run_id,
+                        "seed": seed,
+                        "trial_id": member.trial.trial_id,
+                        "arch": member.trial.arch,
+                        "fitness": member.fitness,
+                        "cost": member.cost,
+                        "cost_name": cost_name,
+                    }
+                )
 
 
 def run_experiment(

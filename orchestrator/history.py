@@ -24,6 +24,7 @@ from search_spaces.core.records import Result, Trial, result_fields
 
 HISTORY_DIR = "history.parquet"
 CURVES_DIR = "curves.parquet"
+FRONT_DIR = "front.parquet"  # the Pareto front a multi-objective searcher ended each seed with
 CONFIG_FILE = "config.json"
 
 _BASE_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
@@ -179,6 +180,34 @@ def load_curves(run_dir: str | Path, repair: bool = False):
         raise FileNotFoundError(f"no curves at {str(directory)!r}")
     frame = pa.concat_tables(read_parts(directory, None, repair), promote_options="default").to_pandas()
     return frame.sort_values(["seed", "trial_id", "epoch", "attempt"], kind="stable").reset_index(drop=True)
+
+
+FRONT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("seed", pa.int64()),
+        ("trial_id", pa.int64()),  # the history's trial id of the front member
+        ("arch", pa.string()),
+        ("fitness", pa.float64()),  # what the search maximised
+        ("cost", pa.float64()),  # what it minimised (the searcher's objective cost)
+        ("cost_name", pa.string()),
+    ]
+)
+
+
+def load_front(run_dir: str | Path):
+    """``RUN_DIR/front.parquet`` (the front each seed of a multi-objective run ended with) as a
+    DataFrame sorted by (seed, cost); a resumed seed's front is kept once.
+
+    Raises:
+        FileNotFoundError: the run wrote no front (a single-objective search).
+    """
+    directory = Path(run_dir) / FRONT_DIR
+    if not has_parts(directory):
+        raise FileNotFoundError(f"no front at {str(directory)!r}")
+    frame = pa.concat_tables(read_parts(directory)).to_pandas()
+    frame = frame.drop_duplicates(subset=["seed", "trial_id"], keep="last")
+    return frame.sort_values(["seed", "cost", "trial_id"], kind="stable").reset_index(drop=True)
 
 
 def read_config(run_dir: str | Path) -> dict:

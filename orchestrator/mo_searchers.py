@@ -24,6 +24,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -129,6 +130,14 @@ class MOMember:
     result: Result
     fitness: float
     cost: float
+
+
+@runtime_checkable
+class FrontSearcher(Protocol):
+    """A searcher with a Pareto front: the runner writes ``front()`` to ``RUN_DIR/front.parquet`` when
+    each seed ends, so the run directory marks the front it found."""
+
+    def front(self) -> list[MOMember]: ...
 
 
 class MORegularizedEvolution(RegularizedEvolution):

@@ -175,3 +175,38 @@ def test_config_needs_recorded_costs():
         ExperimentConfig(
             algorithm="mo_rea", budget_s=1.0, constraints=Constraints(latency_device="hwnb_pixel3"), objective_cost="x"
         )
+
+
+def test_the_run_directory_marks_the_front_each_seed_ended_with(tmp_path):
+    """``RUN_DIR/front.parquet`` holds exactly the non-dominated evaluated cells of each seed (fitness
+    up, recorded latency down), and a resume does not duplicate them."""
+    import numpy as np
+    import pandas as pd
+
+    from orchestrator import mo_rea as mo_rea_cli
+    from orchestrator.history import load_front
+    from orchestrator.pareto import pareto_front
+
+    args = [
+        "--latency-device",
+        "hwnb_pixel3",
+        "--runs",
+        "2",
+        "--budget",
+        "3000",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    assert mo_rea_cli.main(args) == 0
+    (run_dir,) = tmp_path.iterdir()
+    front = load_front(run_dir)
+    h = pd.read_parquet(run_dir / "history.parquet")
+    for seed in (0, 1):
+        told = h[(h.seed == seed) & (h.kind == "evaluate") & (h.status == "ok")].reset_index(drop=True)
+        points = np.column_stack([told["fitness"], told["cell_latency_ms"]])
+        expected = set(told.loc[list(pareto_front(points, ("max", "min"))), "trial_id"])
+        assert set(front[front.seed == seed]["trial_id"]) == expected
+    assert (front["cost_name"] == "cell_latency_ms").all()
+    assert mo_rea_cli.main(["--resume", str(run_dir), "--no-progress"]) == 0
+    assert len(load_front(run_dir)) == len(front)
