@@ -38,6 +38,7 @@ from scoring.store import ScoreStore
 from scoring.training_data import load_training_data
 from search_spaces import get_space, open_benchmark
 from search_spaces.core.atomic import write_json_atomic
+from search_spaces.core.costs import MEASURED_DEVICE, describe_hardware
 from search_spaces.core.errors import NaswotError
 from search_spaces.core.parts import PartsWriter
 
@@ -156,6 +157,11 @@ def _config_record(config: ExperimentConfig, run_dir: Path, prepared: Prepared) 
         "benchmark": _benchmark_record(prepared),
         "budget": _budget_record(config, prepared.oracle),
     }
+    if config.constraints is not None and config.constraints.latency_device == MEASURED_DEVICE:
+        import torch
+
+        # measured latencies are timed where the candidates are costed: this (the driver's) process
+        record["latency_measured_on"] = describe_hardware(torch.device("cpu"))
     if config.tune is not None:
         record["train_settings"] = config.tune.train_settings(config.space, config.dataset, config.data_dir).to_dict()
     return record
