@@ -51,6 +51,7 @@ from scoring.scorer import CellScorer, ScorerConfig
 from scoring.service import failed_record
 from scoring.store import ScoreRecord
 from search_spaces.core.errors import NaswotError
+from search_spaces.core.status import Status
 
 # Where a record was scored ("ray-actor-0.1@1a2b3c4d/gpu0") travels in ScoreRecord.worker, and from
 # there into the history's worker column.
@@ -153,6 +154,15 @@ class _ScoringActorImpl:
     def score(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
         record = self.scorer.score(arch, init_seed, proxy)
         return dataclasses.replace(record, worker=self.worker), self.worker
+
+    def noop(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
+        """A record of the request without building or scoring anything (the pool's own overhead)."""
+        config = self.scorer.config
+        key = config.key("noop", init_seed, proxy)
+        device, hardware = str(self.scorer.device), self.scorer.hardware
+        return ScoreRecord(
+            key, arch, 0.0, 0.0, 0.0, Status.OK, "", device, time.time(), hardware, self.worker
+        ), self.worker
 
 
 def _format_resources(resources: Mapping[str, float]) -> str:
@@ -338,6 +348,14 @@ class RayScoringPool:
         Raises:
             PoolExhaustedError: requests remain and no actor is left to score them.
         """
+        return self._dispatch(requests, "score")
+
+    def noop_many(self, requests: Sequence[tuple]) -> list[ScoreRecord]:
+        """As :meth:`score_many`, but each actor answers without building or scoring: what the pool
+        itself costs per request (Ray calls, scheduling, retries bookkeeping). For benchmarks."""
+        return self._dispatch(requests, "noop")
+
+    def _dispatch(self, requests: Sequence[tuple], method: str) -> list[ScoreRecord]:
         from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
         pending = deque(range(len(requests)))
@@ -369,7 +387,8 @@ class RayScoringPool:
                 arch, seed, *proxy = requests[i]
                 now = time.perf_counter()
                 deadline = now + self.task_timeout_s if self.task_timeout_s else float("inf")
-                in_flight[self.actors[slot].score.remote(arch, int(seed), *proxy)] = (i, slot, now, deadline)
+                call = getattr(self.actors[slot], method)
+                in_flight[call.remote(arch, int(seed), *proxy)] = (i, slot, now, deadline)
             if not in_flight and not self._starting:
                 raise PoolExhaustedError(
                     f"{len(pending)} scoring requests left and no actor: all {len(self.actors)} were lost and none "

@@ -98,8 +98,11 @@ def bench_scoring(
     device: str = "auto",
     gpus_per_worker: float | None = None,
     cpus_per_worker: float | None = None,
+    noop: bool = False,
 ) -> None:
-    """Print archs/s of W Ray scoring actors for each W in ``workers`` (no score store).
+    """Print archs/s of W Ray scoring actors for each W in ``workers`` (no score store); with
+    ``noop`` the actors answer without building or scoring, so the figure is the pool's own
+    overhead per cell (Ray calls and scheduling).
 
     With ``local_cluster=N`` a multi-node Ray (``cluster.local_cluster``) of N worker nodes with
     ``node_cpus`` CPUs and ``node_gpus`` logical GPUs each is started and joined; its GPUs are not
@@ -142,12 +145,18 @@ def bench_scoring(
             try:
                 pool.score_many([(archs[0], 0)] * w)  # warm every actor
                 start = time.perf_counter()
-                records = pool.score_many([(a, 0) for a in archs])
+                records = (pool.noop_many if noop else pool.score_many)([(a, 0) for a in archs])
                 elapsed = time.perf_counter() - start
                 used = len({p["node_id"] for p in pool.placements if p is not None})
                 computes = {p["device"] for p in pool.placements if p is not None}
             finally:
                 pool.close()
+            if noop:
+                print(
+                    f"  W={w}: no-op requests {cells / elapsed:8.0f} cells/s, Ray overhead "
+                    f"{1000 * elapsed / cells:.3f} ms per cell (wall / cells, {w} in flight)"
+                )
+                continue
             busy = sum(r.build_s + r.score_s for r in records)
             print(
                 f"  W={w}: {cells / elapsed:6.2f} cells/s   ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU "
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     s.add_argument("--gpus-per-worker", type=float, default=None)
     s.add_argument("--cpus-per-worker", type=float, default=None)
+    s.add_argument("--noop", action="store_true", help="actors answer without scoring: the pool's overhead per cell")
     args = parser.parse_args(argv)
     if args.what == "driver":
         budget = args.budget if args.budget is not None or args.max_evaluations is not None else 12000.0
@@ -203,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
             device=args.device,
             gpus_per_worker=args.gpus_per_worker,
             cpus_per_worker=args.cpus_per_worker,
+            noop=args.noop,
         )
 
 
