@@ -149,6 +149,10 @@ def test_every_scoring_pool(kind, request):
         broken = pool.score_many([("|bogus~0|", 0)])[0]
         assert broken.status is Status.FAILED and broken.error
         assert isinstance(pool.hardware, str)
+        if kind == "ray":  # the bench's no-op requests: same dispatch, nothing built or scored
+            noop = pool.noop_many([(a, 0) for a in archs])
+            assert [r.arch for r in noop] == archs and all(r.status is Status.OK for r in noop)
+            assert all(r.build_s == 0.0 and r.score_s == 0.0 and r.worker for r in noop)
     finally:
         pool.close()
     pool.close()

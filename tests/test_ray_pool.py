@@ -203,20 +203,3 @@ def test_the_answer_does_not_depend_on_the_number_of_actors(pool, tmp_path, ray_
     assert (base.kind == "score").sum() == 2 * 12 and (base.kind == "evaluate").sum() > 2 * 10
     for name in ("ray1", "ray2"):
         assert frames[name].drop(columns=timing).equals(base), name
-
-
-@pytest.mark.timeout(120)
-def test_noop_requests_measure_the_pools_own_overhead(ray_session):
-    """``noop_many`` goes through the same dispatch as ``score_many`` (W in flight, request order)
-    but builds and scores nothing: the bench's per-cell Ray overhead."""
-    from cluster.ray_pool import RayScoringPool
-
-    pool = RayScoringPool(ScorerConfig(batch_size=8), workers=2, device="cpu")
-    try:
-        archs = [f"|none~0|+|none~0|none~1|+|none~0|none~1|{op}~2|" for op in ("none", "skip_connect", "nor_conv_1x1")]
-        records = pool.noop_many([(a, 0) for a in archs])
-        assert [r.arch for r in records] == archs and all(r.status.value == "ok" for r in records)
-        assert all(r.build_s == 0.0 and r.score_s == 0.0 and r.worker for r in records)
-        assert pool.completed >= 3
-    finally:
-        pool.close()
