@@ -136,7 +136,7 @@ class _ScoringActorImpl:
         self.gpu_ids = [str(g) for g in ray.get_gpu_ids()]
         if config.device == "cuda" and compute_device is None:
             check_gpu_visible(self.gpu_ids)
-        self.scorer = CellScorer(dataclasses.replace(config, device=compute_device or config.device))
+        self.scorer = CellScorer(dataclasses.replace(config, device=compute_device or config.device), retain_memory=True)
         where = f"gpu{','.join(self.gpu_ids)}" if self.gpu_ids else "cpu"
         self.worker = f"{name}@{self.node_id[:8]}/{where}"
 

@@ -90,6 +90,7 @@ class ExperimentConfig:
     benchmark_path: str | None = None  # the user's benchmark file or directory; None = embedded table
     data_dir: str | None = None  # a CIFAR python-batches directory; None = embedded images
     store: str | None = str(DEFAULT_STORE)  # shared score store; None disables it
+    shipped_scores: bool = True  # the store also answers from the scores shipped with naswot
     executor: str = "ray"  # "ray" (actors) or "inline" (this process)
     address: str | None = None  # an existing Ray cluster
     gpus_per_worker: float | None = None  # cuda: default 1 (fractions pack actors on a GPU); cpu: 0

@@ -1,7 +1,7 @@
 """The correlation study: how well training-free proxies rank untrained networks.
 
     python -m orchestrator.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
-    python -m orchestrator.correlate --space nb101 --n 500 --proxies naswot --out runs/corr_nb101
+    python -m orchestrator.correlate --space nb101 --naswot-runs 10 --proxies naswot --out runs/corr_nb101
 
 Samples N distinct cells of any registered space (``--space``; from the benchmark's cells when it
 holds only a sample), scores each with every proxy on the dataset's real images (in this process, or
@@ -10,6 +10,11 @@ yet), keeps every per-cell score in the shared score store (a second
 run with the same settings recomputes nothing) and in OUT/scores.parquet, and prints Kendall tau and
 Spearman rho of each proxy against validation and test accuracy, with the cells whose score was
 non-finite or failed. Figures: OUT/scatter_<dataset>.png and OUT/tau.png.
+
+It prints the protocol above the table (cells and their seed, accuracies, images with their content
+hash, initialisations, build), so figures from different runs compare. ``--naswot-runs K`` takes
+the cells NASWOT runs 0..K-1 draw instead of ``--n`` random ones: the study and the runs then share
+cells, so one sweep (``scoring.sweep --naswot-runs K``) pays for both.
 
 Ablations of the paper: --batch-size, --batch-seed (another minibatch), --inputs noise (Gaussian
 inputs), --inits k (mean score over k initialisations). --ensemble a,b,c adds a rank ensemble.
@@ -40,7 +45,7 @@ from scoring.scorer import INPUT_KINDS, ScorerConfig
 from scoring.service import ScoringService
 from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
-from search_spaces.core.cells import random_cells
+from search_spaces.core.cells import naswot_run_cells, random_cells
 from search_spaces.core.errors import NaswotError
 
 ACCURACIES = ("valid", "test")
@@ -123,24 +128,30 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     if benchmark is None:
         raise NaswotError(f"space {args.space!r} has no benchmark to correlate with: give --benchmark PATH")
     sample = benchmark.cells()
-    archs = random_cells(space, args.n, args.seed, sample)
+    if args.naswot_runs:
+        archs = naswot_run_cells(space, args.naswot_runs, args.naswot_n, sample)
+    else:
+        archs = random_cells(space, args.n, args.seed, sample)
     if sample is not None:
         print(
             f"{benchmark.name} holds {len(sample)} cells of {args.space}: correlating {len(archs)} of them",
             file=sys.stderr,
         )
     keys = [space.key(a) for a in archs]
-    store = None if args.no_store else ScoreStore(args.store)
+    store = None if args.no_store else ScoreStore(args.store, shipped=not args.no_shipped_scores)
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
     ensemble = [p.strip() for p in args.ensemble.split(",") if p.strip()] if args.ensemble else []
     for p in proxies + ensemble:
         get_proxy(p)
     needed = list(dict.fromkeys(proxies + ensemble))
     score_frames, corr_rows = [], []
+    measured: dict[str, list[str]] = {}  # dataset -> the accuracies the benchmark has for these cells
     for dataset in [d.strip() for d in args.dataset.split(",")]:
         per_cell = pd.DataFrame({"arch_key": keys})
         for split, values in accuracies(benchmark, archs, dataset).items():
             per_cell[split] = values
+            if np.isfinite(values).any():
+                measured.setdefault(dataset, []).append(split)
         for proxy in needed:
             config = ScorerConfig(
                 args.space,
@@ -185,7 +196,44 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
         if args.out and not args.no_plots:
             plot_scatter(per_cell, names, dataset, Path(args.out) / f"scatter_{dataset}.png")
     corr = pd.DataFrame(corr_rows)
+    print(protocol(args, space, benchmark, len(archs), measured))
     return pd.concat(score_frames, ignore_index=True), corr
+
+
+def protocol(args, space, benchmark, cells: int, measured: dict[str, list[str]]) -> str:
+    """The study's protocol as printed above its table: which cells, which accuracies, which images,
+    initialisations and build, so figures from different runs can be compared."""
+    size = space.size
+    if args.naswot_runs:
+        chosen = (
+            f"{cells} distinct cells of {args.space}: those NASWOT runs 0..{args.naswot_runs - 1} with N={args.naswot_n} "
+            f"sample (run r draws from numpy default_rng(SeedSequence(r)); shared with `orchestrator.naswot`)"
+        )
+    else:
+        chosen = (
+            f"{cells} distinct random cells of {args.space} (numpy default_rng({args.seed}), uniform without replacement"
+            + (f" over {benchmark.name}'s {len(benchmark.cells())} cells)" if benchmark.cells() is not None else "")
+            + (f" over all {size:,} cells)" if benchmark.cells() is None and size else "")
+            + ("" if benchmark.cells() is not None or size else ")")
+        )
+    specs = {m.name: m for m in benchmark.metrics}
+    lines = ["protocol", f"  cells     {chosen}"]
+    for dataset in [d.strip() for d in args.dataset.split(",")]:
+        have = [f"{split} ({specs[f'{dataset}_{split}'].description})" for split in measured.get(dataset, [])]
+        missing = [split for split in ACCURACIES if split not in measured.get(dataset, [])]
+        note = f"; no {' or '.join(missing)} accuracy in {benchmark.name} for these cells" if missing else ""
+        lines.append(f"  accuracy  {dataset}: " + ("; ".join(have) if have else "none") + note)
+        config = ScorerConfig(args.space, dataset, args.batch_size, args.batch_seed, args.data_dir, inputs=args.inputs)
+        source = args.data_dir or "the embedded images"
+        lines.append(
+            f"  images    {dataset}: {args.batch_size} {args.inputs} from {source}, batch seed {args.batch_seed}, "
+            f"content hash {config.images_hash()} (loss-based proxies: an in-class batch of the same size)"
+        )
+    build = ",".join(f"{k}={v}" for k, v in space_options_from_args(args)) or "the space's defaults"
+    lines.append(
+        f"  networks  {args.inits} initialisation(s) per cell (init seeds 0..{args.inits - 1}, score = their mean); build: {build}"
+    )
+    return "\n".join(lines)
 
 
 def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: Path) -> None:
@@ -286,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
     add_seed_option(p, "seed of the sampled cells")
+    p.add_argument(
+        "--naswot-runs",
+        type=int,
+        default=0,
+        help="instead of --n random cells: the cells NASWOT runs 0..K-1 sample (shared with the runs' scores)",
+    )
+    p.add_argument("--naswot-n", type=int, default=100, help="N of those NASWOT runs")
     add_pool_options(p, default_executor="inline")
     p.add_argument("--inputs", choices=INPUT_KINDS, default="images", help="real images or Gaussian noise")
     p.add_argument("--inits", type=int, default=1, help="initialisations per cell; the score is their mean")

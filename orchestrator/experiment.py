@@ -114,7 +114,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         for proxy in config.proxies:
             scorer.images_hash(proxy)  # reads the images now: a bad --data-dir fails here
         if config.store:
-            store = ScoreStore(config.store)
+            store = ScoreStore(config.store, shipped=config.shipped_scores)
     return Prepared(space, oracle, store, benchmark, feasible)
 
 
@@ -296,7 +296,15 @@ def run_experiment(
         write_json_atomic(_config_record(config, run_dir, prepared), run_dir / CONFIG_FILE)
     scoring = None
     if simulated and pool is not None:
-        scoring = ScoringService(config.scorer_config(), pool, prepared.store, prepared.space, config.proxies)
+        # a stored score measured on other hardware is re-measured only where its seconds are charged
+        scoring = ScoringService(
+            config.scorer_config(),
+            pool,
+            prepared.store,
+            prepared.space,
+            config.proxies,
+            check_hardware=config.budget_s is not None,
+        )
     started_ray = False
     outcomes: list[RunOutcome] = []
     bar = None

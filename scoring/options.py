@@ -49,9 +49,14 @@ def add_image_options(
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    """``--store`` and ``--no-store``."""
+    """``--store``, ``--no-store`` and ``--no-shipped-scores``."""
     parser.add_argument("--store", default=str(DEFAULT_STORE), help="shared score store directory")
     parser.add_argument("--no-store", action="store_true", help="score every cell afresh, cache nothing")
+    parser.add_argument(
+        "--no-shipped-scores",
+        action="store_true",
+        help="do not answer from the scores shipped with naswot (scoring/shipped_scores; see its PROVENANCE.md)",
+    )
 
 
 def store_from_args(args: argparse.Namespace) -> str | None:

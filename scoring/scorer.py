@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from scoring.allocator import retain_freed_memory
 from scoring.cells import build_seeded
 from scoring.data import NUM_CLASSES, load_pool
 from scoring.hardware import describe_device
@@ -128,12 +129,18 @@ FALLBACK_DEVICE = "cpu"  # where a cell is scored when its device runs out of me
 class CellScorer:
     """Scores cells of one space on one fixed minibatch (per proxy kind: see ``ScorerConfig.batch``).
 
+    ``retain_memory``: on a CPU device, tune this process's malloc to keep freed memory
+    (:func:`scoring.allocator.retain_freed_memory`; changes the whole process, so off unless the
+    caller owns the process, as the scoring pools and their actors do).
+
     Raises (on construction):
         BenchmarkDataError / ValueError: the images cannot be loaded for this configuration.
     """
 
-    def __init__(self, config: ScorerConfig) -> None:
+    def __init__(self, config: ScorerConfig, retain_memory: bool = False) -> None:
         self.config = config
+        if retain_memory and torch.device(config.device).type == "cpu":
+            retain_freed_memory()
         self.space = get_space(config.space, **dict(config.space_options))
         self.device = torch.device(config.device)
         self.hardware = describe_device(self.device)

@@ -52,7 +52,7 @@ class InlinePool:
 
     def score_many(self, requests: Sequence[Request]) -> list[ScoreRecord]:
         if self._scorer is None:
-            self._scorer = CellScorer(self.config)
+            self._scorer = CellScorer(self.config, retain_memory=True)
         return [self._scorer.score(*request) for request in requests]
 
     def close(self) -> None:

@@ -14,6 +14,12 @@ to a temporary file and renames it into place, so a killed process never leaves 
 several processes can add to one store at once. Later parts win when a key appears twice. Each part
 carries the store format version in its Parquet metadata; parts of another version are refused with
 a clear message, never misread.
+
+Shipped scores: the package carries scores that cost hours of CPU to compute
+(``scoring/shipped_scores/*.parquet``, the same schema, each file's metadata saying how it was made
+and the command that remakes it; ``scoring/shipped_scores/PROVENANCE.md``). A store answers from
+them when its own directory has no record for a key (its own records win); they are read-only and
+never copied into the directory. ``shipped=False`` (``--no-shipped-scores``) ignores them.
 """
 
 from __future__ import annotations
@@ -60,6 +66,13 @@ SCHEMA = pa.schema(
 )
 
 DEFAULT_STORE = Path("runs") / "scores"
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped_scores"
+SHIPPED_META = {
+    "command": b"naswot.shipped.command",  # the command that recomputes the file's scores
+    "code": b"naswot.shipped.code",  # naswot version and git commit the scores were computed with
+    "created": b"naswot.shipped.created",  # UTC date
+    "hardware": b"naswot.shipped.hardware",  # where they were computed
+}
 
 
 class ScoreStoreError(NaswotError, ValueError):
@@ -179,11 +192,12 @@ class ScoreStore:
     skips them so they are retried.
     """
 
-    def __init__(self, directory: str | Path = DEFAULT_STORE, flush_every: int = 200) -> None:
+    def __init__(self, directory: str | Path = DEFAULT_STORE, flush_every: int = 200, shipped: bool = True) -> None:
         self.directory = Path(directory)
         self.flush_every = flush_every
         self._records: dict[ScoreKey, ScoreRecord] = {}
         self._pending: list[ScoreRecord] = []
+        self._shipped: dict[ScoreKey, ScoreRecord] = shipped_records() if shipped else {}
         self.reload()
 
     def reload(self) -> None:
@@ -195,18 +209,21 @@ class ScoreStore:
                 self._records[record.key] = record
 
     def __len__(self) -> int:
+        """Records in the directory (and pending), not counting shipped scores."""
         return len(self._records)
 
     def __contains__(self, key: ScoreKey) -> bool:
         return self.get(key) is not None
 
     def get(self, key: ScoreKey, include_failed: bool = False) -> ScoreRecord | None:
-        record = self._records.get(key)
+        """The record of ``key``: the directory's, else a shipped one, else None."""
+        record = self._records.get(key) or self._shipped.get(key)
         if record is not None and record.status is Status.FAILED and not include_failed:
             return None
         return record
 
     def records(self) -> list[ScoreRecord]:
+        """The directory's records (shipped scores not included)."""
         return list(self._records.values())
 
     def put(self, record: ScoreRecord) -> None:
@@ -237,3 +254,47 @@ class ScoreStore:
 
     def __exit__(self, *exc) -> None:
         self.flush()
+
+
+def shipped_files(directory: Path | None = None) -> list[Path]:
+    """The shipped score files (of :data:`SHIPPED_DIR` by default), in name order."""
+    return sorted((directory or SHIPPED_DIR).glob("*.parquet"))
+
+
+def shipped_metadata(path: Path) -> dict[str, str]:
+    """How a shipped file was made (:data:`SHIPPED_META` fields; missing ones are "")."""
+    metadata = pq.read_schema(path).metadata or {}
+    return {name: metadata.get(key, b"").decode() for name, key in SHIPPED_META.items()}
+
+
+_SHIPPED_CACHE: dict[Path, dict[ScoreKey, ScoreRecord]] = {}
+
+
+def shipped_records(directory: Path | None = None) -> dict[ScoreKey, ScoreRecord]:
+    """Every shipped record by key (read once per process; later files win on a repeated key).
+
+    Raises:
+        ScoreStoreError: a shipped file is unreadable or of another store format.
+    """
+    directory = directory or SHIPPED_DIR
+    if directory not in _SHIPPED_CACHE:
+        records: dict[ScoreKey, ScoreRecord] = {}
+        for path in shipped_files(directory):
+            for row in read_store_part(path):
+                record = _from_row(row)
+                records[record.key] = record
+        _SHIPPED_CACHE[directory] = records
+    return _SHIPPED_CACHE[directory]
+
+
+def write_shipped(
+    records: list[ScoreRecord], path: Path, *, command: str, code: str, created: str, hardware: str
+) -> Path:
+    """Write ``records`` as a shipped score file (atomically), with how they were made in its metadata."""
+    metadata = dict(SCHEMA.metadata or {})
+    for name, value in (("command", command), ("code", code), ("created", created), ("hardware", hardware)):
+        metadata[SHIPPED_META[name]] = value.encode()
+    rows = sorted((r.row() for r in records), key=lambda row: (row["space"], row["proxy"], row["arch_key"]))
+    table = pa.Table.from_pylist(rows, schema=SCHEMA).replace_schema_metadata(metadata)
+    write_parquet_atomic(table, path)
+    return path

@@ -4,17 +4,16 @@
     python -m scoring.sweep --n 1000 --seed 0     # 1000 random cells (those of orchestrator.correlate --n 1000)
     python -m scoring.sweep --naswot-runs 500      # the cells of `orchestrator.naswot --runs 500`, in order
     python -m scoring.sweep --all --shard 1/2      # half of the work, e.g. in a second process
-    python -m scoring.sweep --space nb101 --all    # the 292 cells of the embedded NB101 sample
+    python -m scoring.sweep --space nb101 --naswot-runs 30   # the NB101 cells of 30 NASWOT runs (and of correlate --naswot-runs)
 
 Options combine: --n cells first, then --naswot-runs cells, then --all. Scored cells are skipped.
-``--all`` needs a space with a benchmark index (NB201, nats_sss) or a sample benchmark (NB101's).
+``--all`` needs a space with a benchmark index (NB201, nats_sss, NB101) or a sample benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
 from tqdm import tqdm
 
 from scoring.options import (
@@ -28,9 +27,8 @@ from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
 from search_spaces import get_space, open_benchmark
-from search_spaces.core.cells import all_cells, random_cells
+from search_spaces.core.cells import all_cells, naswot_run_cells, random_cells
 from search_spaces.core.errors import NaswotError
-from search_spaces.core.sampled import SampledSpace
 
 
 def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot_n: int, every: bool) -> list:
@@ -44,10 +42,7 @@ def sweep_cells(space, benchmark, *, n: int, seed: int, naswot_runs: int, naswot
     if n:
         ordered.extend(random_cells(space, n, seed, sample))
     if naswot_runs:
-        search_space = SampledSpace(space, sample) if sample is not None else space  # as orchestrator.naswot
-        for run in range(naswot_runs):
-            rng = np.random.default_rng(np.random.SeedSequence(run))  # as orchestrator.experiment seeds a run
-            ordered.extend(search_space.sample(rng) for _ in range(naswot_n))
+        ordered.extend(naswot_run_cells(space, naswot_runs, naswot_n, sample))
     if every:
         ordered.extend(all_cells(space, sample))
     unique: dict[str, object] = {}
@@ -95,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --all, --n or --naswot-runs")
     shard, shards = (int(x) for x in args.shard.split("/"))
     cells = cells[shard - 1 :: shards]
-    store = ScoreStore(args.store)
+    store = ScoreStore(args.store, shipped=not args.no_shipped_scores)
     todo = [c for c in cells if config.key(space.key(c), args.init_seed) not in store]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {args.store}; scoring {len(todo)}")
     service = ScoringService(config, InlinePool(config), store, space)

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from search_spaces.core.errors import NaswotError
+from search_spaces.core.sampled import SampledSpace
 from search_spaces.core.space import IndexedSpace, SearchSpace
 
 
@@ -56,3 +57,20 @@ def all_cells(space: SearchSpace, sample: Sequence[Hashable] | None = None, limi
         count = size if limit is None else min(limit, size)
         return [space.from_index(i) for i in range(count)]
     raise NaswotError(f"{space.name} has no index to enumerate and no sample benchmark")
+
+
+def naswot_run_cells(space: SearchSpace, runs: int, n: int, sample: Sequence[Hashable] | None = None) -> list:
+    """The distinct cells NASWOT runs ``0 .. runs-1`` with ``N = n`` draw, first use first.
+
+    Run ``r`` samples from ``numpy.random.default_rng(SeedSequence(r))``, as
+    ``orchestrator.experiment`` seeds a run, from ``sample`` when the benchmark holds only a sample.
+    Studies that take their cells from here share them with the NASWOT runs (so with the score store).
+    """
+    search_space = SampledSpace(space, sample) if sample is not None else space
+    unique: dict[str, Hashable] = {}
+    for run in range(runs):
+        rng = np.random.default_rng(np.random.SeedSequence(run))
+        for _ in range(n):
+            arch = search_space.sample(rng)
+            unique.setdefault(space.key(arch), arch)
+    return list(unique.values())
