@@ -9,7 +9,12 @@ and every actor reports where it runs (node id, GPU ids) in :attr:`RayScoringPoo
 in each request's worker string (``ray-actor-<slot>.<generation>@<node id[:8]>/gpu<ids>`` or
 ``.../cpu``; :attr:`RayScoringPool.last_workers`).
 
-The pool keeps up to W requests in flight (submit, wait for the next to finish, submit the next).
+The pool keeps up to W calls in flight (submit, wait for the next to finish, submit the next). A
+call carries up to ``cells_per_call`` requests (fewer when there are too few to keep every actor
+busy), so on a GPU, where a cell scores in milliseconds, Ray's per-call cost is shared by several
+cells. Batching never changes an answer: every cell is scored alone, from its own seed, and the
+records come back in request order (``orchestrator.bench scoring --noop --cells-per-call 1 4 16``
+measures the pool's own cost per cell).
 
 Timeouts and faults:
 
@@ -136,7 +141,9 @@ class _ScoringActorImpl:
         self.gpu_ids = [str(g) for g in ray.get_gpu_ids()]
         if config.device == "cuda" and compute_device is None:
             check_gpu_visible(self.gpu_ids)
-        self.scorer = CellScorer(dataclasses.replace(config, device=compute_device or config.device), retain_memory=True)
+        self.scorer = CellScorer(
+            dataclasses.replace(config, device=compute_device or config.device), retain_memory=True
+        )
         where = f"gpu{','.join(self.gpu_ids)}" if self.gpu_ids else "cpu"
         self.worker = f"{name}@{self.node_id[:8]}/{where}"
 
@@ -151,18 +158,25 @@ class _ScoringActorImpl:
             "pid": os.getpid(),
         }
 
-    def score(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
-        record = self.scorer.score(arch, init_seed, proxy)
-        return dataclasses.replace(record, worker=self.worker), self.worker
+    def score(self, requests: list[tuple]) -> tuple[list[ScoreRecord], str]:
+        """The records of ``requests`` (each ``(arch, init_seed[, proxy])``), scored one after the other."""
+        records = [self.scorer.score(arch, int(seed), *proxy) for arch, seed, *proxy in requests]
+        return [dataclasses.replace(r, worker=self.worker) for r in records], self.worker
 
-    def noop(self, arch: str, init_seed: int, proxy: str | None = None) -> tuple[ScoreRecord, str]:
-        """A record of the request without building or scoring anything (the pool's own overhead)."""
+    def noop(self, requests: list[tuple]) -> tuple[list[ScoreRecord], str]:
+        """A record of each request without building or scoring anything (the pool's own overhead)."""
         config = self.scorer.config
-        key = config.key("noop", init_seed, proxy)
         device, hardware = str(self.scorer.device), self.scorer.hardware
-        return ScoreRecord(
-            key, arch, 0.0, 0.0, 0.0, Status.OK, "", device, time.time(), hardware, self.worker
-        ), self.worker
+        records = [
+            ScoreRecord(
+                config.key("noop", seed, *proxy), arch, 0.0, 0.0, 0.0, Status.OK, "", device, time.time(), hardware
+            )
+            for arch, seed, *proxy in requests
+        ]
+        return [dataclasses.replace(r, worker=self.worker) for r in records], self.worker
+
+
+GPU_CELLS_PER_CALL = 8  # default batch of one actor call on a GPU
 
 
 def _format_resources(resources: Mapping[str, float]) -> str:
@@ -183,7 +197,10 @@ class RayScoringPool:
         max_retries: how often a request whose actor died or timed out is retried on a fresh actor.
         startup_timeout_s: the longest wait for the W actors (and for each replacement);
             default :func:`cluster.resources.default_startup_timeout`.
-        task_timeout_s: the longest one request may run; None waits for ever.
+        task_timeout_s: the longest one request may run (a call of k requests: k times as long);
+            None waits for ever.
+        cells_per_call: the most requests one actor call carries (default 1 on the CPU, where a
+            score costs far more than a call, and 8 on a GPU).
         compute_device: TEST ONLY. Run torch on this device (only ``"cpu"``) while asking Ray for the
             resources of ``device``; skips the check that torch sees the GPU. Lets tests place actors
             on the logical GPUs of a ``ray.cluster_utils.Cluster`` on a machine without one.
@@ -215,6 +232,7 @@ class RayScoringPool:
         startup_timeout_s: float | None = None,
         task_timeout_s: float | None = DEFAULT_TASK_TIMEOUT_S,
         compute_device: str | None = None,
+        cells_per_call: int | None = None,
     ) -> None:
         if workers < 1:
             raise ResourceRequestError(f"workers must be at least 1, got {workers}")
@@ -223,6 +241,8 @@ class RayScoringPool:
         for name, value in (("startup_timeout_s", startup_timeout_s), ("task_timeout_s", task_timeout_s)):
             if value is not None and not value > 0:
                 raise ResourceRequestError(f"{name} must be positive, got {value}")
+        if cells_per_call is not None and cells_per_call < 1:
+            raise ResourceRequestError(f"cells_per_call must be at least 1, got {cells_per_call}")
         if compute_device not in (None, "cpu"):
             raise ResourceRequestError(f"compute_device may only be 'cpu' (a test override), got {compute_device!r}")
         # validate the choice before Ray starts (auto and the CPU share are resolved again below)
@@ -237,6 +257,7 @@ class RayScoringPool:
             cpus_per_worker=cpus_per_worker,
         )
         self.config = dataclasses.replace(config, device=self.resources.device)
+        self.cells_per_call = cells_per_call or (GPU_CELLS_PER_CALL if self.resources.device == "cuda" else 1)
         self.compute_device = compute_device
         self.max_retries = max_retries
         self.startup_timeout_s = float(startup_timeout_s or default_startup_timeout(address))
@@ -364,31 +385,36 @@ class RayScoringPool:
         attempts = [0] * len(requests)
         starting_slots = {slot for slot, _ in self._starting.values()}
         idle = deque(s for s, a in enumerate(self.actors) if a is not None and s not in starting_slots)
-        in_flight: dict[Any, tuple[int, int, float, float]] = {}  # ref -> (request, slot, started, deadline)
+        in_flight: dict[Any, tuple[list[int], int, float, float]] = {}  # ref -> (requests, slot, started, deadline)
 
-        def retry_or_fail(i: int, started: float, reason: str) -> None:
-            attempts[i] += 1
-            if attempts[i] > self.max_retries:
-                arch, seed, *proxy = requests[i]
-                results[i] = failed_record(
-                    self.config.key("?", seed, *proxy),
-                    arch,
-                    f"{reason} ({attempts[i]} attempts)",
-                    time.perf_counter() - started,
-                    self.config.device,
-                )
-                self.completed += 1
-            else:
-                pending.appendleft(i)
+        def retry_or_fail(batch: list[int], started: float, reason: str) -> None:
+            for i in reversed(batch):
+                attempts[i] += 1
+                if attempts[i] > self.max_retries:
+                    arch, seed, *proxy = requests[i]
+                    results[i] = failed_record(
+                        self.config.key("?", seed, *proxy),
+                        arch,
+                        f"{reason} ({attempts[i]} attempts)",
+                        time.perf_counter() - started,
+                        self.config.device,
+                    )
+                    self.completed += 1
+                else:
+                    pending.appendleft(i)
 
         while pending or in_flight:
             while pending and idle:
-                i, slot = pending.popleft(), idle.popleft()
-                arch, seed, *proxy = requests[i]
+                slot = idle.popleft()
+                # share what is left among the actors, at most cells_per_call per call
+                serving = max(1, sum(a is not None for a in self.actors))
+                size = max(1, min(self.cells_per_call, -(-len(pending) // serving)))
+                batch = [pending.popleft() for _ in range(min(size, len(pending)))]
                 now = time.perf_counter()
-                deadline = now + self.task_timeout_s if self.task_timeout_s else float("inf")
+                deadline = now + self.task_timeout_s * len(batch) if self.task_timeout_s else float("inf")
                 call = getattr(self.actors[slot], method)
-                in_flight[call.remote(arch, int(seed), *proxy)] = (i, slot, now, deadline)
+                asked = [(requests[i][0], int(requests[i][1]), *requests[i][2:]) for i in batch]
+                in_flight[call.remote(asked)] = (batch, slot, now, deadline)
             if not in_flight and not self._starting:
                 raise PoolExhaustedError(
                     f"{len(pending)} scoring requests left and no actor: all {len(self.actors)} were lost and none "
@@ -415,22 +441,24 @@ class RayScoringPool:
                     self._start_failures[slot] = 0
                     idle.append(slot)
                     continue
-                i, slot, started, _deadline = in_flight.pop(ref)
+                batch, slot, started, _deadline = in_flight.pop(ref)
                 try:
-                    results[i], workers[i] = self.ray.get(ref)
+                    records, worker = self.ray.get(ref)
                 except (RayActorError, ActorUnavailableError) as exc:
                     self._replace(slot)
-                    retry_or_fail(i, started, f"scoring actor died: {type(exc).__name__}: {exc}")
+                    retry_or_fail(batch, started, f"scoring actor died: {type(exc).__name__}: {exc}")
                     continue
-                self.completed += 1
+                for i, record in zip(batch, records):
+                    results[i], workers[i] = record, worker
+                self.completed += len(batch)
                 idle.append(slot)
             now = time.perf_counter()
-            for ref, (i, slot, started, deadline) in list(in_flight.items()):
+            for ref, (batch, slot, started, deadline) in list(in_flight.items()):
                 if deadline <= now:
                     del in_flight[ref]
                     self.timeouts += 1
                     self._replace(slot)
-                    retry_or_fail(i, started, f"scoring request timed out after {self.task_timeout_s:g} s")
+                    retry_or_fail(batch, started, f"scoring request timed out after {self.task_timeout_s:g} s")
             for ref, (slot, deadline) in list(self._starting.items()):
                 if deadline <= now:
                     del self._starting[ref]

@@ -85,6 +85,24 @@ def bench_driver(space_name: str, runs: int, budget: float | None, max_evaluatio
     )
 
 
+def _print_scoring_row(pool, w: int, k: int, cells: int, elapsed: float, records: list, noop: bool) -> None:
+    if noop:
+        print(
+            f"  W={w}, {k:>2} cells/call: no-op requests {cells / elapsed:8.0f} cells/s, Ray overhead "
+            f"{1000 * elapsed / cells:.3f} ms per cell (wall / cells, {w} calls in flight)"
+        )
+        return
+    used = len({p["node_id"] for p in pool.placements if p is not None})
+    computes = {p["device"] for p in pool.placements if p is not None}
+    busy = sum(r.build_s + r.score_s for r in records)
+    print(
+        f"  W={w}, {k:>2} cells/call: {cells / elapsed:6.2f} cells/s   ({pool.cpus_per_worker:g} CPU, "
+        f"{pool.gpus_per_worker:g} GPU per actor, asks {pool.config.device}, computes on "
+        f"{'/'.join(sorted(computes))}, {used} node(s); {elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell "
+        f"in the actor)"
+    )
+
+
 def bench_scoring(
     space_name: str,
     workers: list[int],
@@ -99,6 +117,7 @@ def bench_scoring(
     gpus_per_worker: float | None = None,
     cpus_per_worker: float | None = None,
     noop: bool = False,
+    cells_per_call: list[int] | None = None,
 ) -> None:
     """Print archs/s of W Ray scoring actors for each W in ``workers`` (no score store); with
     ``noop`` the actors answer without building or scoring, so the figure is the pool's own
@@ -107,6 +126,7 @@ def bench_scoring(
     With ``local_cluster=N`` a multi-node Ray (``cluster.local_cluster``) of N worker nodes with
     ``node_cpus`` CPUs and ``node_gpus`` logical GPUs each is started and joined; its GPUs are not
     real, so actors that ask for them compute on the CPU (and say so). ``address`` joins a cluster.
+    Each of ``cells_per_call`` (default: the pool's own default) is measured on the same actors.
     """
     import ray
 
@@ -144,25 +164,14 @@ def bench_scoring(
             assert isinstance(pool, RayScoringPool)  # the executor is ray
             try:
                 pool.score_many([(archs[0], 0)] * w)  # warm every actor
-                start = time.perf_counter()
-                records = (pool.noop_many if noop else pool.score_many)([(a, 0) for a in archs])
-                elapsed = time.perf_counter() - start
-                used = len({p["node_id"] for p in pool.placements if p is not None})
-                computes = {p["device"] for p in pool.placements if p is not None}
+                for k in cells_per_call or [pool.cells_per_call]:
+                    pool.cells_per_call = k
+                    start = time.perf_counter()
+                    records = (pool.noop_many if noop else pool.score_many)([(a, 0) for a in archs])
+                    elapsed = time.perf_counter() - start
+                    _print_scoring_row(pool, w, k, cells, elapsed, records, noop)
             finally:
                 pool.close()
-            if noop:
-                print(
-                    f"  W={w}: no-op requests {cells / elapsed:8.0f} cells/s, Ray overhead "
-                    f"{1000 * elapsed / cells:.3f} ms per cell (wall / cells, {w} in flight)"
-                )
-                continue
-            busy = sum(r.build_s + r.score_s for r in records)
-            print(
-                f"  W={w}: {cells / elapsed:6.2f} cells/s   ({pool.cpus_per_worker:g} CPU, {pool.gpus_per_worker:g} GPU "
-                f"per actor, asks {pool.config.device}, computes on {'/'.join(sorted(computes))}, {used} node(s); "
-                f"{elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell in the actor)"
-            )
     finally:
         if local is not None:
             ray.shutdown()
@@ -194,6 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--gpus-per-worker", type=float, default=None)
     s.add_argument("--cpus-per-worker", type=float, default=None)
     s.add_argument("--noop", action="store_true", help="actors answer without scoring: the pool's overhead per cell")
+    s.add_argument(
+        "--cells-per-call", type=int, nargs="+", default=None, help="requests per actor call, each measured in turn"
+    )
     args = parser.parse_args(argv)
     if args.what == "driver":
         budget = args.budget if args.budget is not None or args.max_evaluations is not None else 12000.0
@@ -214,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             gpus_per_worker=args.gpus_per_worker,
             cpus_per_worker=args.cpus_per_worker,
             noop=args.noop,
+            cells_per_call=args.cells_per_call,
         )
 
 

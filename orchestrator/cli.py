@@ -119,6 +119,7 @@ HARMLESS_ON_RESUME = frozenset(
         "device",
         "startup_timeout",
         "task_timeout",
+        "cells_per_call",
     }
 )
 # Option dest -> ExperimentConfig field, where the names differ.

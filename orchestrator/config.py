@@ -43,8 +43,11 @@ class PoolOptions:
     cpus_per_worker: float | None = None
     startup_timeout_s: float | None = None
     task_timeout_s: float | None = 600.0
+    cells_per_call: int | None = None  # requests per actor call; None: 1 on the CPU, 8 on a GPU
 
     def __post_init__(self) -> None:
+        if self.cells_per_call is not None and self.cells_per_call < 1:
+            raise ValueError(f"--cells-per-call must be at least 1, got {self.cells_per_call}")
         if self.executor not in EXECUTORS:
             raise UnknownNameError("executor", self.executor, EXECUTORS)
         if self.workers < 1:
@@ -98,6 +101,7 @@ class ExperimentConfig:
     device: str = "auto"  # auto | cpu | cuda (auto: cuda when gpus_per_worker is given or the cluster has GPUs)
     startup_timeout_s: float | None = None  # wait for the actors; None: 120 s local, 900 s with an address
     task_timeout_s: float | None = 600.0  # one scoring request; then its actor is replaced and it is retried
+    cells_per_call: int | None = None  # scoring requests per actor call; None: 1 on the CPU, 8 on a GPU
     proxy: str = "naswot"  # the training-free score NASWOT / AREA use
     ensemble: tuple[str, ...] = ()  # several proxies: rank by their rank ensemble instead
     space_options: tuple[tuple[str, Any], ...] = ()  # options of the space's networks (e.g. stem width)
@@ -190,6 +194,7 @@ class ExperimentConfig:
             self.cpus_per_worker,
             self.startup_timeout_s,
             self.task_timeout_s,
+            self.cells_per_call,
         )
 
     def scorer_config(self, device: str = "cpu") -> ScorerConfig:

@@ -17,7 +17,7 @@ from scoring.data import INPUT_SHAPES, NUM_CLASSES
 
 def add_pool_options(parser: argparse.ArgumentParser, *, default_executor: str = "ray") -> None:
     """``--workers``, ``--executor``, ``--address``, ``--device``, ``--gpus-per-worker``,
-    ``--cpus-per-worker``, ``--startup-timeout`` and ``--task-timeout``."""
+    ``--cpus-per-worker``, ``--startup-timeout``, ``--task-timeout`` and ``--cells-per-call``."""
     group = parser.add_argument_group("where cells are scored")
     group.add_argument(
         "--workers", type=int, default=1, help="Ray scoring actors (real parallelism; the answers do not depend on it)"
@@ -44,6 +44,12 @@ def add_pool_options(parser: argparse.ArgumentParser, *, default_executor: str =
         default=600.0,
         help="seconds one scoring request may run; then its actor is replaced and the request retried",
     )
+    group.add_argument(
+        "--cells-per-call",
+        type=int,
+        default=None,
+        help="scoring requests per Ray actor call (default 1 on the CPU, 8 on a GPU; the answers do not depend on it)",
+    )
 
 
 def pool_options_from_args(args: argparse.Namespace) -> PoolOptions:
@@ -57,6 +63,7 @@ def pool_options_from_args(args: argparse.Namespace) -> PoolOptions:
         cpus_per_worker=args.cpus_per_worker,
         startup_timeout_s=args.startup_timeout,
         task_timeout_s=args.task_timeout,
+        cells_per_call=args.cells_per_call,
     )
 
 

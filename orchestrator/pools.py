@@ -35,6 +35,7 @@ def make_pool(scorer: ScorerConfig, options: PoolOptions, *, compute_device: str
         startup_timeout_s=options.startup_timeout_s,
         task_timeout_s=options.task_timeout_s,
         compute_device=compute_device,
+        cells_per_call=options.cells_per_call,
     )
 
 

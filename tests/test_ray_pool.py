@@ -203,3 +203,41 @@ def test_the_answer_does_not_depend_on_the_number_of_actors(pool, tmp_path, ray_
     assert (base.kind == "score").sum() == 2 * 12 and (base.kind == "evaluate").sum() > 2 * 10
     for name in ("ray1", "ray2"):
         assert frames[name].drop(columns=timing).equals(base), name
+
+
+def test_several_cells_per_call_give_the_same_records_in_order(pool, archs):
+    requests = [(a, s) for a in archs for s in range(2)]
+    pool.cells_per_call = 1
+    single = pool.score_many(requests)
+    try:
+        pool.cells_per_call = 4
+        calls_before = pool.completed
+        batched = pool.score_many(requests)
+        assert pool.completed == calls_before + len(requests)
+    finally:
+        pool.cells_per_call = 1
+    assert [(r.arch, r.key.init_seed) for r in batched] == [(a, s) for a, s in requests]
+    assert [r.score for r in batched] == pytest.approx([r.score for r in single], rel=1e-5)
+
+
+def test_a_batch_whose_actor_dies_is_retried_whole(pool, archs, ray_session):
+    before = pool.restarts
+    pool.cells_per_call = 6
+    try:
+        victim = pool.actors[0]
+        timer = threading.Timer(0.3, lambda: ray_session.kill(victim))
+        timer.start()
+        records = pool.score_many([(a, s) for a in archs for s in range(3, 7)])
+        timer.join()
+    finally:
+        pool.cells_per_call = 1
+    assert len(records) == 24 and all(r.status is not Status.FAILED for r in records)
+    assert pool.restarts >= before + 1
+
+
+def test_cells_per_call_must_be_positive(ray_session):
+    from cluster.ray_pool import RayScoringPool
+    from cluster.resources import ResourceRequestError
+
+    with pytest.raises(ResourceRequestError, match="cells_per_call"):
+        RayScoringPool(CONFIG, workers=1, cells_per_call=0)
