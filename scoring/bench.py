@@ -34,6 +34,7 @@ import torch
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
+from scoring.allocator import retain_freed_memory
 from scoring.cells import BuildAhead, build_seeded
 from scoring.data import NUM_CLASSES, load_batch
 from scoring.naswot import GRAM_METHODS, KernelAccumulator, cpu_gram_method, log_abs_det, relu_hooks
@@ -125,9 +126,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--repeats", type=int, default=1, help="alternating runs of the bare and scored forward per cell, fastest kept"
     )
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's malloc as it is (the scoring pools keep freed memory: scoring.allocator)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    retained = False if args.default_malloc else retain_freed_memory()
+    print(f"malloc: {'keeps freed memory (scoring.allocator)' if retained else 'glibc defaults'}")
 
     space = get_space(args.space, **dict(space_options_from_args(args)))
     benchmark = open_benchmark(space, args.benchmark)
