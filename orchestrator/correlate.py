@@ -1,7 +1,7 @@
 """The correlation study: how well training-free proxies rank untrained networks.
 
     python -m orchestrator.correlate --dataset cifar10 --n 1000 --proxies naswot,grad_norm,synflow --out runs/corr
-    python -m orchestrator.correlate --space nb101 --naswot-runs 10 --proxies naswot --out runs/corr_nb101
+    python -m orchestrator.correlate --space nb101 --naswot-runs 30 --n 1000 --proxies naswot --out runs/corr_nb101
 
 Samples N distinct cells of any registered space (``--space``; from the benchmark's cells when it
 holds only a sample), scores each with every proxy on the dataset's real images (in this process, or
@@ -13,7 +13,7 @@ non-finite or failed. Figures: OUT/scatter_<dataset>.png and OUT/tau.png.
 
 It prints the protocol above the table (cells and their seed, accuracies, images with their content
 hash, initialisations, build), so figures from different runs compare. ``--naswot-runs K`` takes
-the cells NASWOT runs 0..K-1 draw instead of ``--n`` random ones: the study and the runs then share
+the first ``--n`` distinct cells NASWOT runs 0..K-1 draw instead of random ones: the study and the runs then share
 cells, so one sweep (``scoring.sweep --naswot-runs K``) pays for both.
 
 Ablations of the paper: --batch-size, --batch-seed (another minibatch), --inputs noise (Gaussian
@@ -129,7 +129,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise NaswotError(f"space {args.space!r} has no benchmark to correlate with: give --benchmark PATH")
     sample = benchmark.cells()
     if args.naswot_runs:
-        archs = naswot_run_cells(space, args.naswot_runs, args.naswot_n, sample)
+        archs = naswot_run_cells(space, args.naswot_runs, args.naswot_n, sample)[: args.n]
     else:
         archs = random_cells(space, args.n, args.seed, sample)
     if sample is not None:
@@ -206,8 +206,8 @@ def protocol(args, space, benchmark, cells: int, measured: dict[str, list[str]])
     size = space.size
     if args.naswot_runs:
         chosen = (
-            f"{cells} distinct cells of {args.space}: those NASWOT runs 0..{args.naswot_runs - 1} with N={args.naswot_n} "
-            f"sample (run r draws from numpy default_rng(SeedSequence(r)); shared with `orchestrator.naswot`)"
+            f"{cells} distinct cells of {args.space}: the first that NASWOT runs 0..{args.naswot_runs - 1} with "
+            f"N={args.naswot_n} sample (run r draws from numpy default_rng(SeedSequence(r)); shared with `orchestrator.naswot`)"
         )
     else:
         chosen = (
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--naswot-runs",
         type=int,
         default=0,
-        help="instead of --n random cells: the cells NASWOT runs 0..K-1 sample (shared with the runs' scores)",
+        help="instead of random cells: the first --n distinct cells NASWOT runs 0..K-1 sample (shared with the runs' scores)",
     )
     p.add_argument("--naswot-n", type=int, default=100, help="N of those NASWOT runs")
     add_pool_options(p, default_executor="inline")
