@@ -145,3 +145,24 @@ def test_a_study_whose_scores_are_all_stored_starts_no_actor(tmp_path, capsys):
     assert ray.is_initialized() == was_running  # every score came from the store: Ray was never asked for
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert scores["cached"].all()
+
+
+def test_correlate_on_the_naswot_runs_cells_shares_them_with_the_runs(tmp_path, capsys):
+    """--naswot-runs K --n M: the first M distinct cells NASWOT runs 0..K-1 score, and the protocol says so."""
+    from orchestrator.experiment import ExperimentConfig, run_experiment
+    from orchestrator.history import load_history
+
+    config = ExperimentConfig(
+        algorithm="naswot", n=3, runs=2, batch_size=8, store=None, proxy="params", executor="inline"
+    )
+    run_experiment(config, tmp_path / "run", progress=False)
+    history = load_history(tmp_path / "run").sort_values(["seed", "tell_order"])
+    run_keys = list(dict.fromkeys(history["arch_key"].astype(str)))
+    args = ["--naswot-runs", "2", "--naswot-n", "3", "--n", "4", "--proxies", "params", "--batch-size", "8"]
+    args += ["--store", str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--no-progress", "--no-plots"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "protocol" in out and "the first that NASWOT runs 0..1 with N=3 sample" in out
+    assert "content hash" in out and "accuracy  cifar10: valid" in out
+    studied = pd.read_parquet(tmp_path / "out" / "scores.parquet")["arch_key"].astype(str).tolist()
+    assert studied == run_keys[:4]
