@@ -146,6 +146,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     needed = list(dict.fromkeys(proxies + ensemble))
     score_frames, corr_rows = [], []
     measured: dict[str, list[str]] = {}  # dataset -> the accuracies the benchmark has for these cells
+    fusion_rows: list[dict] = []
     for dataset in [d.strip() for d in args.dataset.split(",")]:
         per_cell = pd.DataFrame({"arch_key": keys})
         for split, values in accuracies(benchmark, archs, dataset).items():
@@ -195,9 +196,59 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
                 )
         if args.out and not args.no_plots:
             plot_scatter(per_cell, names, dataset, Path(args.out) / f"scatter_{dataset}.png")
+        if args.fit_fusion:
+            fusion_rows.extend(fit_and_report_fusion(per_cell, proxies, dataset, args.seed))
     corr = pd.DataFrame(corr_rows)
+    if fusion_rows:
+        corr = pd.concat([corr, pd.DataFrame(fusion_rows)], ignore_index=True)
     print(protocol(args, space, benchmark, len(archs), measured))
     return pd.concat(score_frames, ignore_index=True), corr
+
+
+FUSION_SPLIT = "report half"  # the cells column of the fusion rows says where they were measured
+
+
+def fit_and_report_fusion(per_cell: pd.DataFrame, proxies: list[str], dataset: str, seed: int) -> list[dict]:
+    """Fit a weighted log-rank fusion of ``proxies`` on a random half of the cells (against their
+    validation accuracy, else test), then report every proxy, the plain log-rank fusion of all of
+    them, and the fitted fusion on the *other* half only (rows with ``accuracy`` suffixed
+    ``@report``). The split is drawn from ``seed + 1``; the fit never sees a reported cell."""
+    from scoring.fusion import fit_log_rank_fusion, log_rank_fusion
+
+    n = len(per_cell)
+    order = np.random.default_rng(seed + 1).permutation(n)
+    fit, report = np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+    target = "valid" if np.isfinite(per_cell["valid"].to_numpy(dtype=float)).sum() >= 3 else "test"
+    columns = {p: per_cell[p].to_numpy(dtype=float) for p in proxies}
+    fitted = fit_log_rank_fusion({p: v[fit] for p, v in columns.items()}, per_cell[target].to_numpy(dtype=float)[fit])
+    members = "+".join(f"{w:g}*{m}" for m, w in fitted.weights)
+    scored = dict(columns)
+    scored[f"logrank({'+'.join(proxies)})"] = np.full(n, np.nan)
+    scored[f"fitted({members})"] = np.full(n, np.nan)
+    scored[f"logrank({'+'.join(proxies)})"][report] = log_rank_fusion({p: v[report] for p, v in columns.items()})
+    scored[f"fitted({members})"][report] = fitted.apply({p: v[report] for p, v in columns.items()})
+    rows = []
+    for name, values in scored.items():
+        for split in ACCURACIES:
+            c = correlate(values[report], per_cell[split].to_numpy(dtype=float)[report])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "proxy": name,
+                    "accuracy": f"{split}@report",
+                    "kendall_tau": c.kendall_tau,
+                    "spearman_rho": c.spearman_rho,
+                    "cells": c.cells,
+                    "nonfinite": int((~np.isfinite(values[report])).sum()),
+                    "failed": 0,
+                }
+            )
+    print(
+        f"{dataset}: fusion fitted on {len(fit)} cells against {target} accuracy (split seed {seed + 1}): "
+        f"{members or 'no member'}; every '@report' row is measured on the other {len(report)} cells",
+        file=sys.stderr,
+    )
+    return rows
 
 
 def protocol(args, space, benchmark, cells: int, measured: dict[str, list[str]]) -> str:
@@ -308,11 +359,14 @@ def format_correlations(corr: pd.DataFrame) -> str:
     """The correlation table as fixed-width text; the proxy column is as wide as its longest name."""
     shown = corr[~(corr["kendall_tau"].isna() & (corr["cells"] == 0))]
     pw = max([len("proxy")] + [len(str(p)) for p in shown["proxy"]]) + 2
-    head = f"{'dataset':<11}{'proxy':<{pw}}{'accuracy':<9}{'tau':>8}{'rho':>8}{'cells':>7}{'-inf/nan':>9}{'failed':>7}"
+    aw = max([9] + [len(str(a)) + 1 for a in shown["accuracy"]])
+    head = (
+        f"{'dataset':<11}{'proxy':<{pw}}{'accuracy':<{aw}}{'tau':>8}{'rho':>8}{'cells':>7}{'-inf/nan':>9}{'failed':>7}"
+    )
     lines = [head, "-" * len(head)]
     for _, r in shown.iterrows():
         lines.append(
-            f"{r['dataset']:<11}{r['proxy']:<{pw}}{r['accuracy']:<9}{r['kendall_tau']:>8.3f}"
+            f"{r['dataset']:<11}{r['proxy']:<{pw}}{r['accuracy']:<{aw}}{r['kendall_tau']:>8.3f}"
             f"{r['spearman_rho']:>8.3f}{r['cells']:>7}{r['nonfinite']:>9}{r['failed']:>7}"
         )
     return "\n".join(lines)
@@ -333,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxies", default="naswot,grad_norm,synflow", help=f"comma list of: {', '.join(available_proxies())}"
     )
     p.add_argument("--ensemble", default="", help="comma list of proxies to combine into a rank ensemble")
+    p.add_argument(
+        "--fit-fusion",
+        action="store_true",
+        help="fit a weighted log-rank fusion of --proxies on half the cells; report all on the other half (@report)",
+    )
     add_seed_option(p, "seed of the sampled cells")
     p.add_argument(
         "--naswot-runs",
