@@ -128,7 +128,9 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     if benchmark is None:
         raise NaswotError(f"space {args.space!r} has no benchmark to correlate with: give --benchmark PATH")
     sample = benchmark.cells()
-    if args.naswot_runs:
+    if args.naswot_runs or args.n < 1:
+        if args.n < 1:
+            raise ValueError(f"--n must be at least 1, got {args.n}")
         archs = naswot_run_cells(space, args.naswot_runs, args.naswot_n, sample)[: args.n]
     else:
         archs = random_cells(space, args.n, args.seed, sample)

@@ -166,3 +166,9 @@ def test_correlate_on_the_naswot_runs_cells_shares_them_with_the_runs(tmp_path, 
     assert "content hash" in out and "accuracy  cifar10: valid" in out
     studied = pd.read_parquet(tmp_path / "out" / "scores.parquet")["arch_key"].astype(str).tolist()
     assert studied == run_keys[:4]
+
+
+def test_correlate_refuses_bad_cell_counts_with_one_line(tmp_path, capsys):
+    for bad in (["--naswot-runs", "-1"], ["--naswot-runs", "1", "--naswot-n", "0"], ["--n", "0"]):
+        assert cli.main([*bad, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+        assert capsys.readouterr().err.startswith("error: ")

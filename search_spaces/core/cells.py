@@ -65,7 +65,12 @@ def naswot_run_cells(space: SearchSpace, runs: int, n: int, sample: Sequence[Has
     Run ``r`` samples from ``numpy.random.default_rng(SeedSequence(r))``, as
     ``orchestrator.experiment`` seeds a run, from ``sample`` when the benchmark holds only a sample.
     Studies that take their cells from here share them with the NASWOT runs (so with the score store).
+
+    Raises:
+        ValueError: ``runs`` or ``n`` is less than 1.
     """
+    if runs < 1 or n < 1:
+        raise ValueError(f"NASWOT runs and N must be at least 1, got runs={runs}, N={n}")
     search_space = SampledSpace(space, sample) if sample is not None else space
     unique: dict[str, Hashable] = {}
     for run in range(runs):
