@@ -89,6 +89,7 @@ def test_rescoring_a_random_subset_of_a_shipped_file_gives_its_values(path):
         assert space.key(space.parse(record.arch)) == record.key.arch_key
         assert again.status is record.status, (record.arch, again.error)
         if math.isfinite(record.score):
-            assert again.score == pytest.approx(record.score, rel=1e-6, abs=1e-9), record.arch
+            # float32 sums may round differently on another CPU or thread count (a code near 0 may flip)
+            assert again.score == pytest.approx(record.score, rel=1e-4, abs=1e-9), record.arch
         else:
             assert again.score == record.score
