@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.constraints import Constraints
+from orchestrator.guided_search import DEFAULT_NEIGHBOURS, GuidedLocalSearch
 from orchestrator.mo_searchers import DEFAULT_OBJECTIVE_COST, DEFAULT_SELECTION, MORegularizedEvolution
 from orchestrator.searchers import AREA, NASWOTSearch, RandomSearch, RegularizedEvolution, Searcher
 from search_spaces import get_space
@@ -44,6 +45,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("rea", scores=False, evaluates=True, trains=True),
         Algorithm("area", scores=True, evaluates=True, trains=True),
         Algorithm("mo_rea", scores=False, evaluates=True, trains=False),
+        Algorithm("guided_ls", scores=True, evaluates=True, trains=True),
     )
 }
 
@@ -59,8 +61,10 @@ def algorithm(name: str) -> Algorithm:
 @dataclass(frozen=True)
 class SearchParams:
     """The algorithm's own parameters (see each searcher): NASWOT's ``n``, REA's ``population_size``
-    and ``sample_size``, AREA's ``m``, the proxies' rank ``ensemble`` (empty: one proxy), and MO-REA's
-    ``objective_cost`` and tournament ``selection`` (:mod:`orchestrator.mo_searchers`)."""
+    and ``sample_size``, AREA's and guided_ls's ``m``, the proxies' ``ensemble`` (empty: one proxy)
+    and how it is fused (``fusion``: ``rank`` or ``logrank``), MO-REA's ``objective_cost`` and
+    tournament ``selection`` (:mod:`orchestrator.mo_searchers`), and guided_ls's ``neighbours``
+    (:mod:`orchestrator.guided_search`)."""
 
     n: int = 100
     m: int = 20
@@ -69,6 +73,8 @@ class SearchParams:
     ensemble: tuple[str, ...] = ()
     objective_cost: str = DEFAULT_OBJECTIVE_COST
     selection: str = DEFAULT_SELECTION
+    fusion: str = "rank"
+    neighbours: int = DEFAULT_NEIGHBOURS
 
 
 def make_searcher(
@@ -86,7 +92,7 @@ def make_searcher(
     """
     algorithm(name)
     if name == "naswot":
-        return NASWOTSearch(space, rng, n=params.n, ensemble=params.ensemble, feasible=feasible)
+        return NASWOTSearch(space, rng, n=params.n, ensemble=params.ensemble, feasible=feasible, fusion=params.fusion)
     if name == "random":
         return RandomSearch(space, rng, feasible=feasible)
     if name == "rea":
@@ -101,8 +107,25 @@ def make_searcher(
             selection=params.selection,
             feasible=feasible,
         )
+    if name == "guided_ls":
+        return GuidedLocalSearch(
+            space,
+            rng,
+            m=params.m,
+            neighbours=params.neighbours,
+            ensemble=params.ensemble,
+            fusion=params.fusion,
+            feasible=feasible,
+        )
     return AREA(
-        space, rng, params.population_size, params.sample_size, m=params.m, ensemble=params.ensemble, feasible=feasible
+        space,
+        rng,
+        params.population_size,
+        params.sample_size,
+        m=params.m,
+        ensemble=params.ensemble,
+        feasible=feasible,
+        fusion=params.fusion,
     )
 
 

@@ -21,6 +21,7 @@ from orchestrator.mo_searchers import (
     OBJECTIVE_COSTS,
     SELECTIONS,
 )
+from orchestrator.searchers import FUSIONS
 from scoring.proxies import get_proxy
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE
@@ -104,6 +105,8 @@ class ExperimentConfig:
     cells_per_call: int | None = None  # scoring requests per actor call; None: 1 on the CPU, 8 on a GPU
     proxy: str = "naswot"  # the training-free score NASWOT / AREA use
     ensemble: tuple[str, ...] = ()  # several proxies: rank by their rank ensemble instead
+    fusion: str = "rank"  # how the ensemble's ranks combine: rank (sum of ranks) | logrank (sum of log ranks)
+    neighbours: int = 24  # guided_ls: distinct mutations scored around each incumbent
     space_options: tuple[tuple[str, Any], ...] = ()  # options of the space's networks (e.g. stem width)
     failure_cost_s: float = 1.0  # the least a failed candidate charges the simulated clock
     max_consecutive_failures: int = 100  # stop a run after this many failures in a row (0: never)
@@ -144,6 +147,10 @@ class ExperimentConfig:
             raise ValueError(
                 f"need 1 <= --sample-size <= --population-size, got {self.sample_size} and {self.population_size}"
             )
+        if self.fusion not in FUSIONS:
+            raise UnknownNameError("fusion", self.fusion, FUSIONS)
+        if self.neighbours < 1 or self.m < 1:
+            raise ValueError(f"--neighbours and --m must be at least 1, got {self.neighbours}, {self.m}")
         if self.algorithm == "area" and self.m < self.population_size:
             raise ValueError(f"--m ({self.m}) must be at least --population-size ({self.population_size})")
         if self.algorithm == "mo_rea":
@@ -180,7 +187,15 @@ class ExperimentConfig:
     def search_params(self) -> SearchParams:
         """The algorithm's own parameters."""
         return SearchParams(
-            self.n, self.m, self.population_size, self.sample_size, self.ensemble, self.objective_cost, self.selection
+            self.n,
+            self.m,
+            self.population_size,
+            self.sample_size,
+            self.ensemble,
+            self.objective_cost,
+            self.selection,
+            self.fusion,
+            self.neighbours,
         )
 
     def pool_options(self) -> PoolOptions:

@@ -12,6 +12,7 @@ from orchestrator.algorithms import algorithm
 from orchestrator.config import EXECUTORS, ORACLES, PoolOptions
 from orchestrator.constraints import KNOWN_DEVICES, Constraints
 from orchestrator.mo_searchers import DEFAULT_OBJECTIVE_COST, DEFAULT_SELECTION, OBJECTIVE_COSTS, SELECTIONS
+from orchestrator.searchers import FUSIONS
 from scoring.data import INPUT_SHAPES, NUM_CLASSES
 
 
@@ -160,11 +161,20 @@ def add_search_options(parser: argparse.ArgumentParser, name: str) -> None:
         )
     if name == "area":
         group.add_argument("--m", type=int, default=20, help="cells scored before evolution (M)")
+    if name == "guided_ls":
+        group.add_argument("--m", type=int, default=1000, help="random cells scored before the first query (M)")
+        group.add_argument("--neighbours", type=int, default=24, help="distinct mutations scored around each incumbent")
     if name == "naswot":
         group.add_argument("--n", type=int, default=100, help="cells scored per run")
     if spec.scores:
         group.add_argument("--proxy", default="naswot", help="the training-free score (see scoring.proxies)")
-        group.add_argument("--ensemble", default="", help="comma list of proxies: rank cells by their rank ensemble")
+        group.add_argument("--ensemble", default="", help="comma list of proxies: rank cells by their fused ranks")
+        group.add_argument(
+            "--fusion",
+            choices=list(FUSIONS),
+            default="logrank" if name == "guided_ls" else "rank",
+            help="how the ensemble's ranks combine: sum of ranks, or sum of log(rank/N) (AZ-NAS)",
+        )
 
 
 def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -179,13 +189,16 @@ def search_fields_from_args(name: str, args: argparse.Namespace) -> dict[str, An
         fields.update(population_size=args.population, sample_size=args.sample_size)
     if name == "mo_rea":
         fields.update(objective_cost=args.objective_cost, selection=args.selection)
-    if name == "area":
+    if name in ("area", "guided_ls"):
         fields["m"] = args.m
+    if name == "guided_ls":
+        fields["neighbours"] = args.neighbours
     if name == "naswot":
         fields["n"] = args.n
     if algorithm(name).scores:
         fields["proxy"] = args.proxy
         fields["ensemble"] = tuple(p.strip() for p in args.ensemble.split(",") if p.strip())
+        fields["fusion"] = args.fusion
     return fields
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from orchestrator.constraints import InfeasibleError
+from search_spaces.core.errors import UnknownNameError
 from search_spaces.core.records import Kind, Phase, Result, Trial
 from search_spaces.core.space import SearchSpace
 
@@ -31,17 +32,36 @@ DEFAULT_MAX_DRAWS = 1000
 Feasible = Callable[[Any], bool]
 
 
-def ensemble_order(items: list[tuple[Trial, Result]], proxies: tuple[str, ...]) -> list[tuple[Trial, Result]]:
-    """``items`` best first by the rank ensemble of ``proxies`` (sum of per-proxy ranks among
-    ``items``; ties go to the earlier trial)."""
-    from scoring.correlation import rank_ensemble
+FUSIONS = ("rank", "logrank")
+"""How an ensemble's proxies combine: the sum of their ranks, or the sum of log(rank / N) (AZ-NAS)."""
 
+
+def fused_order(
+    items: list[tuple[Trial, Result]], proxies: tuple[str, ...], fusion: str = "rank"
+) -> list[tuple[Trial, Result]]:
+    """``items`` best first by the ``fusion`` of ``proxies``' ranks among ``items`` (a missing,
+    failed or -inf score ranks last; ties go to the earlier trial).
+
+    Raises:
+        UnknownNameError: ``fusion`` is not one of :data:`FUSIONS`.
+    """
+    from scoring.correlation import rank_ensemble
+    from scoring.fusion import log_rank_fusion
+
+    if fusion not in FUSIONS:
+        raise UnknownNameError("fusion", fusion, FUSIONS)
     if not items:
         return []
     columns = {p: np.array([r.proxy_scores.get(p, np.nan) for _, r in items]) for p in proxies}
-    total = rank_ensemble(columns)
+    total = rank_ensemble(columns) if fusion == "rank" else log_rank_fusion(columns)
     order = sorted(range(len(items)), key=lambda i: (-total[i], items[i][0].trial_id))
     return [items[i] for i in order]
+
+
+def ensemble_order(items: list[tuple[Trial, Result]], proxies: tuple[str, ...]) -> list[tuple[Trial, Result]]:
+    """``items`` best first by the rank ensemble of ``proxies`` (sum of per-proxy ranks among
+    ``items``; ties go to the earlier trial)."""
+    return fused_order(items, proxies, "rank")
 
 
 class Searcher(Protocol):
@@ -149,10 +169,13 @@ class NASWOTSearch(_Base):
         ensemble: tuple[str, ...] | None = None,
         feasible: Feasible | None = None,
         max_draws: int = DEFAULT_MAX_DRAWS,
+        fusion: str = "rank",
     ) -> None:
         super().__init__(space, rng, feasible, max_draws)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
+        fused_order([], (), fusion)  # validates the fusion's name
+        self.fusion = fusion
         self.n = n
         self.told = 0
         self.ensemble = tuple(ensemble) if ensemble and len(ensemble) > 1 else None
@@ -170,10 +193,10 @@ class NASWOTSearch(_Base):
             self._ok.append((trial, result))
 
     def best(self) -> tuple[Trial, Result] | None:
-        """The best score; with an ensemble, the best rank-ensemble among the cells told so far."""
+        """The best score; with an ensemble, the best fused rank among the cells told so far."""
         if self.ensemble is None:
             return self._best
-        ranked = ensemble_order(self._ok, self.ensemble)
+        ranked = fused_order(self._ok, self.ensemble, self.fusion)
         return ranked[0] if ranked else None
 
     @property
@@ -277,8 +300,11 @@ class AREA(RegularizedEvolution):
         ensemble: tuple[str, ...] | None = None,
         feasible: Feasible | None = None,
         max_draws: int = DEFAULT_MAX_DRAWS,
+        fusion: str = "rank",
     ) -> None:
         super().__init__(space, rng, population_size, sample_size, feasible, max_draws)
+        fused_order([], (), fusion)  # validates the fusion's name
+        self.fusion = fusion
         self.ensemble = tuple(ensemble) if ensemble and len(ensemble) > 1 else None
         self._scored_results: list[tuple[Trial, Result]] = []
         if m < population_size:
@@ -298,7 +324,7 @@ class AREA(RegularizedEvolution):
                 by_score = sorted(self._scored, key=lambda s: (-s[0], s[1]))
                 self._seeds = [arch for _score, _tid, arch in by_score[: self.population_size]]
             else:
-                by_rank = ensemble_order(self._scored_results, self.ensemble)
+                by_rank = fused_order(self._scored_results, self.ensemble, self.fusion)
                 self._seeds = [t.arch for t, _r in by_rank[: self.population_size]]
         if self._initial_asked < len(self._seeds):
             arch = self.space.parse(self._seeds[self._initial_asked])

@@ -44,7 +44,7 @@ from cluster.tuner import (
     history_callback,
     restore_tuner,
 )
-from orchestrator.algorithms import SearcherFactory
+from orchestrator.algorithms import SearcherFactory, algorithm
 from orchestrator.config import ExperimentConfig
 from orchestrator.driver import RunOutcome, combine_scores, result_from_row
 from orchestrator.history import BASE_SCHEMA, CURVES_DIR, HistoryWriter, history_row, load_history
@@ -154,7 +154,7 @@ class TuneSeedDriver:
         rows = TrialRows(self.run_dir, config, self.oracle, seed)
         service = None
         pool = None
-        if config.algorithm == "area":
+        if algorithm(config.algorithm).scores:
             pool = make_pool(config.scorer_config(), config.pool_options())
             service = ScoringService(config.scorer_config(), pool, self.store, self.space, config.proxies)
 

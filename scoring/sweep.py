@@ -5,6 +5,7 @@
     python -m scoring.sweep --naswot-runs 500      # the cells of `orchestrator.naswot --runs 500`, in order
     python -m scoring.sweep --all --shard 1/2      # half of the work, e.g. in a second process
     python -m scoring.sweep --space nb101 --naswot-runs 30   # the NB101 cells of 30 NASWOT runs (and of correlate --naswot-runs)
+    python -m scoring.sweep --all --proxies synflow,naswot   # several proxies, one after the other
 
 Options combine: --n cells first, then --naswot-runs cells, then --all. Scored cells are skipped.
 ``--all`` needs a space with a benchmark index (NB201, nats_sss, NB101) or a sample benchmark.
@@ -13,6 +14,7 @@ Options combine: --n cells first, then --naswot-runs cells, then --all. Scored c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from tqdm import tqdm
 
@@ -23,6 +25,7 @@ from scoring.options import (
     add_store_options,
     space_options_from_args,
 )
+from scoring.proxies import available_proxies, get_proxy
 from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
@@ -63,11 +66,22 @@ def main(argv: list[str] | None = None) -> None:
         "--naswot-runs", type=int, default=0, help="the cells NASWOT runs 0..K-1 sample, first use first"
     )
     parser.add_argument("--naswot-n", type=int, default=100, help="N of those NASWOT runs")
+    parser.add_argument(
+        "--proxies", default="naswot", help=f"comma list, scored in this order, of: {', '.join(available_proxies())}"
+    )
     parser.add_argument("--shard", default="1/1", help="i/k: take every k-th cell of the list, starting at the i-th")
     args = parser.parse_args(argv)
     if args.no_store:
         parser.error("a sweep fills the store: --no-store makes no sense here")
 
+    proxies = [name.strip() for name in args.proxies.split(",") if name.strip()]
+    if not proxies:
+        parser.error("--proxies names no proxy")
+    try:
+        for name in proxies:
+            get_proxy(name)
+    except NaswotError as exc:
+        parser.error(str(exc))
     options = space_options_from_args(args)
     config = ScorerConfig(
         args.space, args.dataset, args.batch_size, args.batch_seed, args.data_dir, space_options=options
@@ -91,14 +105,16 @@ def main(argv: list[str] | None = None) -> None:
     shard, shards = (int(x) for x in args.shard.split("/"))
     cells = cells[shard - 1 :: shards]
     store = ScoreStore(args.store, shipped=not args.no_shipped_scores)
-    todo = [c for c in cells if config.key(space.key(c), args.init_seed) not in store]
-    print(f"{len(cells) - len(todo)} of {len(cells)} cells already in {args.store}; scoring {len(todo)}")
-    service = ScoringService(config, InlinePool(config), store, space)
-    try:
-        for arch in tqdm(todo, desc="scoring", unit="cell"):
-            service.score_many([(space.format(arch), args.init_seed)])
-    finally:
-        service.flush()
+    for proxy in proxies:
+        proxy_config = dataclasses.replace(config, proxy=proxy)
+        todo = [c for c in cells if proxy_config.key(space.key(c), args.init_seed) not in store]
+        print(f"{proxy}: {len(cells) - len(todo)} of {len(cells)} cells already in {args.store}; scoring {len(todo)}")
+        service = ScoringService(proxy_config, InlinePool(proxy_config), store, space)
+        try:
+            for arch in tqdm(todo, desc=f"scoring {proxy}", unit="cell"):
+                service.score_many([(space.format(arch), args.init_seed)])
+        finally:
+            service.flush()
 
 
 if __name__ == "__main__":
