@@ -7,7 +7,8 @@ For every run (seed) the final choice is what its searcher returned, as recorded
 ``incumbent`` column: NASWOT the cell with the best finite score (or rank ensemble), the others the
 evaluated cell with the best fitness. The
 table follows the layout of the NASWOT paper's NAS-Bench-201 table: mean +- std over runs of the
-chosen cells' accuracies per dataset and split, and the simulated search time.
+chosen cells' accuracies per dataset and split, the simulated search time, and per run the mean
+number of accuracy queries (EVALUATE trials) and of cells scored training-free.
 
 The accuracy columns and their titles come from the metric specs each run's ``config.json``
 records (its benchmark's, or the trained accuracy of a Tune run; :func:`report_metrics`), in the
@@ -46,7 +47,7 @@ from orchestrator.pareto_study import (
 from search_spaces.core.benchmark import MetricSpec
 from search_spaces.core.errors import NaswotError
 
-_SUMMARY_COLUMNS = ("run_id", "algorithm", "runs", "search_s")
+_SUMMARY_COLUMNS = ("run_id", "algorithm", "runs", "search_s", "queries", "scored")
 ANYTIME_POINTS = 100  # points of the common log-spaced time grid
 PARETO_FIGURE = "pareto_front.png"  # where --pareto draws without --plot (in the first run directory)
 
@@ -98,6 +99,8 @@ def final_choices(frame: pd.DataFrame) -> pd.DataFrame:
             "arch": None,
             "search_time_s": float(group["sim_end_s"].max()),
             "trials": len(group),
+            "queries": int((group["kind"] == "evaluate").sum()),
+            "scored": int((group["kind"] == "score").sum()),
             "failed": int((group["status"] == "failed").sum()),
         }
         if incumbent >= 0 and not chosen.empty:
@@ -115,7 +118,14 @@ def summarise(frame: pd.DataFrame, budget_s: float | None = None, specs: Sequenc
     metrics = report_metrics(frame, specs)
     out = []
     for (run_id, algorithm), group in choices.groupby(["run_id", "algorithm"], sort=False):
-        row = {"run_id": run_id, "algorithm": algorithm, "runs": len(group), "search_s": group["search_time_s"].mean()}
+        row = {
+            "run_id": run_id,
+            "algorithm": algorithm,
+            "runs": len(group),
+            "search_s": group["search_time_s"].mean(),
+            "queries": group["queries"].mean(),
+            "scored": group["scored"].mean(),
+        }
         for m in metrics:
             values = group[m].dropna() if m in group else pd.Series(dtype=float)
             row[m] = (values.mean(), values.std(ddof=0)) if len(values) else (np.nan, np.nan)
@@ -128,7 +138,9 @@ def format_table(summary: pd.DataFrame, titles: dict[str, str] | None = None) ->
     by ``titles``, e.g. :func:`metric_titles`)."""
     titles = titles or {}
     metrics = [c for c in summary.columns if c not in _SUMMARY_COLUMNS]
-    head = f"{'method':<22}{'runs':>5}{'search (s)':>12}" + "".join(f"{titles.get(m, m):>17}" for m in metrics)
+    head = f"{'method':<22}{'runs':>5}{'search (s)':>12}{'queries':>9}{'scored':>8}" + "".join(
+        f"{titles.get(m, m):>17}" for m in metrics
+    )
     lines = [head, "-" * len(head)]
     for _, row in summary.iterrows():
         name = f"{row['algorithm']} ({str(row['run_id'])[-6:]})"
@@ -136,7 +148,8 @@ def format_table(summary: pd.DataFrame, titles: dict[str, str] | None = None) ->
         for m in metrics:
             mean, std = row[m]
             cells.append(f"{'n/a':>17}" if np.isnan(mean) else f"{mean:>9.2f} +- {std:<4.2f}")
-        lines.append(f"{name:<22}{row['runs']:>5}{row['search_s']:>12.1f}" + "".join(cells))
+        counts = f"{row['queries']:>9.1f}{row['scored']:>8.0f}"
+        lines.append(f"{name:<22}{row['runs']:>5}{row['search_s']:>12.1f}{counts}" + "".join(cells))
     return "\n".join(lines)
 
 
