@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--proxies", default="naswot", help=f"comma list, scored in this order, of: {', '.join(available_proxies())}"
     )
+    parser.add_argument("--device", default="cpu", help="torch device the cells are scored on (cpu, cuda, cuda:1)")
     parser.add_argument("--shard", default="1/1", help="i/k: take every k-th cell of the list, starting at the i-th")
     args = parser.parse_args(argv)
     if args.no_store:
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     options = space_options_from_args(args)
     config = ScorerConfig(
-        args.space, args.dataset, args.batch_size, args.batch_seed, args.data_dir, space_options=options
+        args.space, args.dataset, args.batch_size, args.batch_seed, args.data_dir, args.device, space_options=options
     )
     space = get_space(args.space, **dict(options))
     try:

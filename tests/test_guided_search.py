@@ -117,3 +117,17 @@ def test_logrank_and_rank_fusions_differ_as_defined():
     assert [t.trial_id for t, _ in fused_order(items, ("a", "b"), "logrank")] == [1, 0, 2]
     with pytest.raises(UnknownNameError):
         fused_order(items, ("a",), "geometric")
+
+
+def test_sweep_scores_every_named_proxy_into_the_store(tmp_path, capsys):
+    from scoring.store import ScoreStore
+    from scoring.sweep import main as sweep
+
+    store = tmp_path / "scores"
+    sweep(["--n", "3", "--proxies", "params,trainable_layers", "--store", str(store), "--no-shipped-scores"])
+    records = ScoreStore(store, shipped=False).records()
+    assert sorted((r.key.proxy for r in records)) == ["params"] * 3 + ["trainable_layers"] * 3
+    sweep(["--n", "3", "--proxies", "params", "--store", str(store), "--no-shipped-scores"])
+    assert "params: 3 of 3 cells already in" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        sweep(["--n", "3", "--proxies", "params,bogus", "--store", str(store)])
