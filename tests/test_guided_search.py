@@ -126,8 +126,30 @@ def test_sweep_scores_every_named_proxy_into_the_store(tmp_path, capsys):
     store = tmp_path / "scores"
     sweep(["--n", "3", "--proxies", "params,trainable_layers", "--store", str(store), "--no-shipped-scores"])
     records = ScoreStore(store, shipped=False).records()
-    assert sorted((r.key.proxy for r in records)) == ["params"] * 3 + ["trainable_layers"] * 3
+    assert sorted(r.key.proxy for r in records) == ["params"] * 3 + ["trainable_layers"] * 3
     sweep(["--n", "3", "--proxies", "params", "--store", str(store), "--no-shipped-scores"])
     assert "params: 3 of 3 cells already in" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         sweep(["--n", "3", "--proxies", "params,bogus", "--store", str(store)])
+
+
+def test_guided_ls_command_end_to_end(tmp_path, capsys):
+    """The command runs a few-query search on the lookup with an ensemble fused by log rank: the
+    history holds the screen, the neighbours' scores and exactly the asked number of queries."""
+    import pandas as pd
+
+    from orchestrator import guided_ls
+    from orchestrator.history import HISTORY_DIR, read_config
+
+    args = ["--ensemble", "params,trainable_layers", "--m", "12", "--neighbours", "6", "--max-evaluations", "4"]
+    args += ["--runs", "2", "--executor", "inline", "--store", str(tmp_path / "store"), "--no-shipped-scores"]
+    assert guided_ls.main([*args, "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "guided_ls" in out and "queries" in out
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.name.startswith("guided_ls-")]
+    frame = pd.read_parquet(run_dir / HISTORY_DIR)
+    for _seed, group in frame.groupby("seed"):
+        assert (group["kind"] == "evaluate").sum() == 4
+        assert (group["kind"] == "score").sum() >= 12
+    config = read_config(run_dir)["config"]
+    assert config["fusion"] == "logrank" and config["m"] == 12 and config["neighbours"] == 6
