@@ -15,8 +15,11 @@ Where the costs come from:
 * any other space or network: parameters and FLOPs counted on the meta device
   (:func:`search_spaces.core.costs.network_costs`, about 0.1 s a cell); latency only as
   ``"measured"``. :func:`check_satisfiable` then looks at a seeded sample of cells.
-* ``latency_device="measured"``: the forward pass of one image timed on this machine's CPU
-  (:func:`search_spaces.core.costs.measure_latency_ms`; median of ``measure_repeats``).
+* ``latency_device="measured"``: the forward pass of one image timed by the checker's *measurer*:
+  a run's scoring pool (:meth:`ConstraintChecker.measure_with`; the Ray actors time it on their own
+  CPU or GPU, :mod:`scoring.latency`), else this process's CPU
+  (:func:`search_spaces.core.costs.measure_latency_ms`; median of ``measure_repeats``). Every
+  measured cell's latency and hardware are kept in :attr:`ConstraintChecker.measured`.
 
 FLOPs count each multiply-add once, as NAS-Bench-201 / NATS-Bench report them (see
 :mod:`search_spaces.core.costs`).
@@ -25,7 +28,7 @@ FLOPs count each multiply-add once, as NAS-Bench-201 / NATS-Bench report them (s
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,6 +41,8 @@ from search_spaces.nb201.latency import LATENCY_DEVICES
 from search_spaces.nb201.space import NB201Space
 
 PARAMS, FLOPS, LATENCY = "params_m", "flops_m", "latency_ms"
+Measurer = Callable[[Hashable], tuple[float, str]]
+"""``measurer(arch) -> (milliseconds, hardware)``: where a ``"measured"`` latency is timed (NaN: it failed)."""
 COST_NAMES: tuple[str, ...] = (PARAMS, FLOPS, LATENCY)
 COST_UNITS: dict[str, str] = {PARAMS: "M params", FLOPS: "M FLOPs", LATENCY: "ms"}
 KNOWN_DEVICES: tuple[str, ...] = (*LATENCY_DEVICES, MEASURED_DEVICE)
@@ -187,6 +192,8 @@ class ConstraintChecker:
             )
         self._cache: dict[str, dict[str, float]] = {}
         self.measured_on: str | None = None  # the hardware of the last measured latency
+        self.measured: dict[str, tuple[float, str]] = {}  # cell key -> (ms, hardware) of each measured latency
+        self._measurer: Measurer | None = None
         self._params_m: np.ndarray | None = None
 
     # -- one cell ----------------------------------------------------------------------------
@@ -235,16 +242,31 @@ class ConstraintChecker:
             out[LATENCY] = latency.latency_ms(self._index(arch), c.latency_device)
         return out
 
+    def measure_with(self, measurer: Measurer | None) -> None:
+        """Time ``"measured"`` latencies with ``measurer`` (e.g. on a run's scoring actors) instead
+        of in this process (None: in this process again). Forgets the costs cached so far, so every
+        latency a search sees comes from one place. Mutates the checker."""
+        self._measurer = measurer
+        self._cache.clear()
+        self.measured.clear()
+
     def _measure(self, arch: Hashable) -> float:
-        import torch
+        """The latency of ``arch`` (NaN when its measurement failed: the cell is then infeasible)."""
+        if self._measurer is not None:
+            ms, hardware = self._measurer(arch)
+        else:
+            import torch
 
-        from search_spaces.core.costs import measure_latency_ms
+            from search_spaces.core.costs import measure_latency_ms
 
-        with torch.random.fork_rng(devices=[]):  # the build draws weights: keep the caller's RNG state
-            model = self.space.build(arch, self.constraints.num_classes)
-        measured = measure_latency_ms(model, (1, *self.constraints.input_shape), self.constraints.measure_repeats)
-        self.measured_on = measured.hardware
-        return measured.ms
+            with torch.random.fork_rng(devices=[]):  # the build draws weights: keep the caller's RNG state
+                model = self.space.build(arch, self.constraints.num_classes)
+            shape = (1, *self.constraints.input_shape)
+            local = measure_latency_ms(model, shape, self.constraints.measure_repeats)
+            ms, hardware = local.ms, local.hardware
+        self.measured_on = hardware
+        self.measured[str(self.space.key(arch))] = (float(ms), hardware)
+        return float(ms)
 
     # -- the whole space -----------------------------------------------------------------------
     def check_satisfiable(self, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Satisfiability:

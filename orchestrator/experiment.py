@@ -12,6 +12,7 @@ The CLIs (``python -m orchestrator.naswot|rea|area|random_search``) only parse a
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 import sys
 import time
@@ -37,10 +38,11 @@ from scoring.service import ScoringPool, ScoringService
 from scoring.store import ScoreStore
 from scoring.training_data import load_training_data
 from search_spaces import get_space, open_benchmark
-from search_spaces.core.atomic import write_json_atomic
+from search_spaces.core.atomic import write_json_atomic, write_parquet_atomic
 from search_spaces.core.costs import MEASURED_DEVICE, describe_hardware
 from search_spaces.core.errors import NaswotError
 from search_spaces.core.parts import PartsWriter
+from search_spaces.core.status import Status
 
 __all__ = ["ExperimentConfig", "Prepared", "new_run_dir", "prepare", "resume_config", "run_experiment"]
 
@@ -105,8 +107,9 @@ def prepare(config: ExperimentConfig) -> Prepared:
     feasible = None
     if config.constraints is not None:
         feasible = config.constraints.bind(space)
-        if config.constraints.active:
+        if config.constraints.active and config.constraints.latency_device != MEASURED_DEVICE:
             feasible.check_satisfiable()  # InfeasibleError names the smallest value the space offers
+        # a measured latency is checked by run_experiment, once it knows where latencies are timed
         oracle = CostedOracle(oracle, space, feasible.costs, feasible.feasible)
     store = None
     if spec.scores:
@@ -146,7 +149,9 @@ def _benchmark_record(prepared: Prepared) -> dict[str, Any]:
     }
 
 
-def _config_record(config: ExperimentConfig, run_dir: Path, prepared: Prepared) -> dict[str, Any]:
+def _config_record(
+    config: ExperimentConfig, run_dir: Path, prepared: Prepared, latency_hardware: str = ""
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "config": config.to_json(),
         "versions": versions(),
@@ -160,11 +165,58 @@ def _config_record(config: ExperimentConfig, run_dir: Path, prepared: Prepared) 
     if config.constraints is not None and config.constraints.latency_device == MEASURED_DEVICE:
         import torch
 
-        # measured latencies are timed where the candidates are costed: this (the driver's) process
-        record["latency_measured_on"] = describe_hardware(torch.device("cpu"))
+        # measured latencies are timed by the scoring pool when the run has one, else in this process;
+        # each cell's own hardware is in LATENCY_FILE
+        record["latency_measured_on"] = latency_hardware or describe_hardware(torch.device("cpu"))
     if config.tune is not None:
         record["train_settings"] = config.tune.train_settings(config.space, config.dataset, config.data_dir).to_dict()
     return record
+
+
+LATENCY_FILE = "latency.parquet"
+"""Per run directory: every measured latency (``arch_key``, ``latency_ms``, ``hardware``): join it to
+the history on ``arch_key``."""
+
+
+def _measure_latency_on(pool: ScoringPool, config: ExperimentConfig, prepared: Prepared) -> None:
+    """Make the run's ``"measured"`` latencies timed by ``pool`` (its actors, on their own hardware),
+    through the score store like any score (a stored latency from other hardware is measured again)."""
+    from scoring.latency import LATENCY_PROXY
+
+    assert prepared.feasible is not None
+    service = ScoringService(config.scorer_config(), pool, prepared.store, prepared.space, (LATENCY_PROXY,))
+    space = prepared.space
+
+    def measure(arch) -> tuple[float, str]:
+        ((record, _cached),) = service.score_many([(space.format(arch), config.init_seed)])[0]
+        ok = record.status is Status.OK and math.isfinite(record.score)
+        return (record.score if ok else math.nan), record.hardware or record.device
+
+    prepared.feasible.measure_with(measure)
+
+
+def write_latencies(checker: ConstraintChecker, run_dir: Path) -> Path:
+    """Write ``run_dir/LATENCY_FILE`` from ``checker.measured`` (atomically; a resumed run's file is
+    replaced by one with every latency it measured); returns its path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = run_dir / LATENCY_FILE
+    rows: dict[str, tuple[float, str]] = {}
+    if path.is_file():  # a resumed run keeps what it measured before
+        old = pq.read_table(path).to_pydict()
+        rows = {k: (ms, hw) for k, ms, hw in zip(old["arch_key"], old["latency_ms"], old["hardware"])}
+    rows.update(checker.measured)
+    keys = sorted(rows)
+    table = pa.table(
+        {
+            "arch_key": keys,
+            "latency_ms": [rows[k][0] for k in keys],
+            "hardware": [rows[k][1] for k in keys],
+        }
+    )
+    write_parquet_atomic(table, path)
+    return path
 
 
 def record_resume(run_dir: Path, argv: list[str] | None = None) -> None:
@@ -286,16 +338,28 @@ def run_experiment(
         for row in frame.to_dict("records"):
             replay.setdefault(int(row["seed"]), {})[int(row["trial_id"])] = row
     simulated = config.oracle == "lookup"
-    own_pool = simulated and pool is None and spec.scores
+    measured = config.constraints is not None and config.constraints.latency_device == MEASURED_DEVICE
+    own_pool = simulated and pool is None and (spec.scores or measured)
     if own_pool:
         pool = make_pool(config.scorer_config(), config.pool_options())  # before the run directory exists
+    if measured and prepared.feasible is not None:
+        if simulated and pool is not None:
+            _measure_latency_on(pool, config, prepared)
+        if config.constraints is not None and config.constraints.active:
+            try:
+                prepared.feasible.check_satisfiable()  # timed where the search will time them
+            except BaseException:
+                if own_pool and pool is not None:
+                    pool.close()
+                raise
     if resume:
         record_resume(run_dir, argv)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(_config_record(config, run_dir, prepared), run_dir / CONFIG_FILE)
+        latency_hardware = getattr(pool, "hardware", "") if simulated and measured else ""
+        write_json_atomic(_config_record(config, run_dir, prepared, latency_hardware), run_dir / CONFIG_FILE)
     scoring = None
-    if simulated and pool is not None:
+    if simulated and pool is not None and spec.scores:
         # a stored score measured on other hardware is re-measured only where its seconds are charged
         scoring = ScoringService(
             config.scorer_config(),
@@ -352,6 +416,8 @@ def run_experiment(
                     f"({getattr(pool, 'hardware', '?')}); they were scored afresh so that their time is this run's",
                     file=sys.stderr,
                 )
+        if prepared.feasible is not None and prepared.feasible.measured:
+            write_latencies(prepared.feasible, run_dir)
         if own_pool and pool is not None:
             pool.close()
         if started_ray:

@@ -22,6 +22,7 @@ from scoring.allocator import retain_freed_memory
 from scoring.cells import build_seeded
 from scoring.data import NUM_CLASSES, load_pool
 from scoring.hardware import describe_device
+from scoring.latency import LATENCY_PROXY, forward_latency_ms
 from scoring.proxies import get_proxy, uses_labels
 from scoring.store import ScoreKey, ScoreRecord
 from search_spaces import UnknownNameError, get_space
@@ -99,7 +100,7 @@ class ScorerConfig:
             BenchmarkDataError: the data directory is missing or unreadable.
             ValueError: the pool has too few (in-class) images for the batch size.
         """
-        labelled = uses_labels(proxy or self.proxy)
+        labelled = _labelled(proxy or self.proxy)
         return _batch(self.dataset, self.data_dir, self.batch_size, self.batch_seed, self.inputs, labelled)
 
     def images_hash(self, proxy: str | None = None) -> str:
@@ -121,6 +122,11 @@ class ScorerConfig:
             num_classes=self.num_classes,
             build=self.build,
         )
+
+
+def _labelled(proxy: str) -> bool:
+    """Whether ``proxy`` is scored on a batch of the task's classes only (a latency never is)."""
+    return proxy != LATENCY_PROXY and uses_labels(proxy)
 
 
 FALLBACK_DEVICE = "cpu"  # where a cell is scored when its device runs out of memory
@@ -149,7 +155,7 @@ class CellScorer:
         self.num_classes = config.num_classes
 
     def _images(self, proxy: str) -> tuple[torch.Tensor, torch.Tensor]:
-        labelled = uses_labels(proxy)
+        labelled = _labelled(proxy)
         if labelled not in self._batches:
             images, labels, _hash = self.config.batch(proxy)
             self._batches[labelled] = (images.to(self.device), labels.to(self.device))
@@ -188,10 +194,11 @@ class CellScorer:
 
         Every candidate fault is a status in the record; an out-of-memory error on the device is
         retried once after freeing its cache, then scored on the CPU (the record's ``device`` says so).
-        An unknown proxy raises ``UnknownNameError``.
+        ``proxy`` may also be :data:`scoring.latency.LATENCY_PROXY`: the record's score is then the
+        cell's forward latency in ms on this scorer's device. An unknown proxy raises ``UnknownNameError``.
         """
         proxy = proxy or self.config.proxy
-        function = get_proxy(proxy)
+        function = forward_latency_ms if proxy == LATENCY_PROXY else get_proxy(proxy)
         start = time.perf_counter()
         arch_key = "?"
         try:
