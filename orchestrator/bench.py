@@ -95,11 +95,12 @@ def _print_scoring_row(pool, w: int, k: int, cells: int, elapsed: float, records
     used = len({p["node_id"] for p in pool.placements if p is not None})
     computes = {p["device"] for p in pool.placements if p is not None}
     busy = sum(r.build_s + r.score_s for r in records)
+    built = sum(r.build_s for r in records)
     print(
         f"  W={w}, {k:>2} cells/call: {cells / elapsed:6.2f} cells/s   ({pool.cpus_per_worker:g} CPU, "
         f"{pool.gpus_per_worker:g} GPU per actor, asks {pool.config.device}, computes on "
         f"{'/'.join(sorted(computes))}, {used} node(s); {elapsed:.1f} s wall, {busy / cells * 1000:.0f} ms per cell "
-        f"in the actor)"
+        f"in the actor, of which {built / cells * 1000:.1f} ms building: {100 * built / max(busy, 1e-12):.0f} %)"
     )
 
 
