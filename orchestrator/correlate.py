@@ -334,10 +334,12 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
 
     rows = []
     for (dataset, proxy), g in corr.groupby(["dataset", "proxy"], sort=False):
-        pick = g[g["accuracy"] == "valid"]
-        if pick["kendall_tau"].isna().all():
-            pick = g[g["accuracy"] == "test"]
-        rows.append((dataset, proxy, float(pick["kendall_tau"].iloc[0]), pick["accuracy"].iloc[0]))
+        # the first accuracy with a finite tau: validation, else test (a fusion has @report rows only)
+        for accuracy in ("valid", "test", "valid@report", "test@report"):
+            pick = g[(g["accuracy"] == accuracy) & g["kendall_tau"].notna()]
+            if len(pick):
+                rows.append((dataset, proxy, float(pick["kendall_tau"].iloc[0]), accuracy))
+                break
     datasets = list(dict.fromkeys(r[0] for r in rows))
     proxies = list(dict.fromkeys(r[1] for r in rows))
     width = 0.8 / max(1, len(datasets))

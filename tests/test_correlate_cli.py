@@ -172,3 +172,16 @@ def test_correlate_refuses_bad_cell_counts_with_one_line(tmp_path, capsys):
     for bad in (["--naswot-runs", "-1"], ["--naswot-runs", "1", "--naswot-n", "0"], ["--n", "0"]):
         assert cli.main([*bad, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
         assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_fit_fusion_on_a_dataset_without_validation_accuracy_plots_every_row(tmp_path, capsys):
+    """CIFAR-100 has test accuracy only: the fusion is fitted against it on one half, reported on
+    the other, and the bar figure still draws (a fusion has only @report rows)."""
+    args = ["--dataset", "cifar100", "--n", "12", "--proxies", "params,trainable_layers", "--fit-fusion"]
+    args += ["--store", str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(args) == 0
+    assert "fitted on 6 cells against test accuracy" in capsys.readouterr().err
+    corr = pd.read_csv(tmp_path / "out" / "correlations.csv")
+    fused = corr[corr["proxy"].str.startswith("fitted(")]
+    assert set(fused["accuracy"]) == {"valid@report", "test@report"} and (fused["cells"] <= 6).all()
+    assert (tmp_path / "out" / "tau.png").stat().st_size > 1000
