@@ -138,7 +138,8 @@ def format_table(summary: pd.DataFrame, titles: dict[str, str] | None = None) ->
     by ``titles``, e.g. :func:`metric_titles`)."""
     titles = titles or {}
     metrics = [c for c in summary.columns if c not in _SUMMARY_COLUMNS]
-    head = f"{'method':<22}{'runs':>5}{'search (s)':>12}{'queries':>9}{'scored':>8}" + "".join(
+    width = max([22, *(len(f"{a} (123456)") + 2 for a in summary["algorithm"])])
+    head = f"{'method':<{width}}{'runs':>5}{'search (s)':>12}{'queries':>9}{'scored':>8}" + "".join(
         f"{titles.get(m, m):>17}" for m in metrics
     )
     lines = [head, "-" * len(head)]
@@ -149,7 +150,7 @@ def format_table(summary: pd.DataFrame, titles: dict[str, str] | None = None) ->
             mean, std = row[m]
             cells.append(f"{'n/a':>17}" if np.isnan(mean) else f"{mean:>9.2f} +- {std:<4.2f}")
         counts = f"{row['queries']:>9.1f}{row['scored']:>8.0f}"
-        lines.append(f"{name:<22}{row['runs']:>5}{row['search_s']:>12.1f}{counts}" + "".join(cells))
+        lines.append(f"{name:<{width}}{row['runs']:>5}{row['search_s']:>12.1f}{counts}" + "".join(cells))
     return "\n".join(lines)
 
 
@@ -367,6 +368,24 @@ def pareto_report(
     return "\n".join(lines), first, ratios
 
 
+def method_label(config: dict, algorithm: str) -> str:
+    """The method a run's ``config.json`` describes, for tables and legends: the algorithm, the
+    training-free score it searches with (a fused ensemble as ``logrank(a+b)``), and its sizes, e.g.
+    ``guided_ls synflow M=1000`` or ``naswot rank(naswot+synflow) N=100``."""
+    name = config.get("algorithm", algorithm)
+    words = [name]
+    if name in ("naswot", "area", "guided_ls"):
+        ensemble = config.get("ensemble") or []
+        words.append(f"{config.get('fusion', 'rank')}({'+'.join(ensemble)})" if ensemble else config.get("proxy", ""))
+    if name == "naswot":
+        words.append(f"N={config.get('n')}")
+    if name in ("area", "guided_ls"):
+        words.append(f"M={config.get('m')}")
+    if name in ("rea", "area", "mo_rea"):
+        words.append(f"P={config.get('population_size')}")
+    return " ".join(w for w in words if w)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m orchestrator.report RUN_DIR...``; returns the exit code (2: bad input)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -396,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        frame = pd.concat([load_history(d) for d in args.run_dirs], ignore_index=True)
+        parts = []
+        for d in args.run_dirs:
+            part = load_history(d)
+            part["algorithm"] = method_label(read_config(d).get("config", {}), str(part["algorithm"].iloc[0]))
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
         specs: list[MetricSpec] = []
         for d in args.run_dirs:
             specs += [m for m in metric_specs(read_config(d)) if m not in specs]

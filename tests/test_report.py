@@ -146,3 +146,13 @@ def test_mo_rea_cli_and_pareto_report(tmp_path: Path, capsys):
     assert (run_dir / report.PARETO_FIGURE).stat().st_size > 0
     with pytest.raises(TrueFrontError, match="latency table"):
         truth_of(ACC, LAT, "measured")
+
+
+def test_method_label_names_the_score_and_sizes():
+    from orchestrator.report import method_label
+
+    assert method_label({"algorithm": "guided_ls", "proxy": "synflow", "m": 1000}, "x") == "guided_ls synflow M=1000"
+    fused = {"algorithm": "naswot", "proxy": "naswot", "ensemble": ["synflow", "params"], "fusion": "logrank", "n": 9}
+    assert method_label(fused, "x") == "naswot logrank(synflow+params) N=9"
+    assert method_label({"algorithm": "rea", "population_size": 10}, "x") == "rea P=10"
+    assert method_label({}, "random") == "random"
