@@ -142,7 +142,7 @@ def test_mo_rea_cli_and_pareto_report(tmp_path: Path, capsys):
     assert report.main([str(run_dir), "--pareto"]) == 0
     out = capsys.readouterr().out
     assert "reference point: cifar10_test 10.00 %, cell_latency_ms 36.77 ms on hwnb_pixel3" in out
-    assert out.count("mo_rea (") >= 3  # two seeds and their mean
+    assert out.count("mo_rea P=10 (") >= 3  # two seeds and their mean
     assert (run_dir / report.PARETO_FIGURE).stat().st_size > 0
     with pytest.raises(TrueFrontError, match="latency table"):
         truth_of(ACC, LAT, "measured")
