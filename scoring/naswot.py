@@ -11,8 +11,8 @@ and the score is log|det K|. This module computes it in one forward pass without
   ``torch.relu``, ``x.relu()``) are not seen**, as in the paper's code, which hooks modules;
 * C C^T + (1-C)(1-C)^T = 2G - d_i - d_j + N_A with G = C C^T and d = diag(G), so each ReLU costs
   one pass that reads its codes (numpy's comparison on the CPU) and one exact product of them
-  (:func:`binary_gram`): int8 with int32 accumulation on CPUs with VNNI; elsewhere float32 in
-  chunks below 2^24 units or a bit-packed AND + popcount, whichever this CPU runs faster
+  (:func:`binary_gram`): int8 with int32 accumulation, float32 in chunks below 2^24 units, or a
+  bit-packed AND + popcount (numpy's, or compiled), whichever this CPU runs fastest
   (:func:`cpu_gram_method`); float32 off the CPU. Layers are summed in float64, so K holds exact
   integer counts;
 * ReLUs that read the very same tensor (several ops on one cell node) reuse the first product;
@@ -36,10 +36,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from scoring import popcount
 from scoring.hardware import cpu_has_vnni
 from search_spaces.core.errors import UnknownNameError
 
-GRAM_METHODS = ("auto", "int8", "float32", "popcount")
+GRAM_METHODS = ("auto", "int8", "float32", "popcount", "jit_popcount")
 """How C C^T is multiplied; every method is exact (see :func:`binary_gram`)."""
 
 _EXACT_FEATURES = 1 << 24  # float32 holds every integer below 2^24 exactly
@@ -120,22 +121,33 @@ def _best_seconds(fn, repeats: int = 3) -> float:
     return best
 
 
+def _calibration_candidates() -> tuple[str, ...]:
+    """The methods worth timing on this CPU: int8 only with VNNI (without it ``torch._int_mm`` runs
+    a reference loop, measured 7x slower than float32 on a whole score), the compiled popcount only
+    where numba imports."""
+    return (
+        ("float32", "popcount")
+        + (("jit_popcount",) if popcount.available() else ())
+        + (("int8",) if cpu_has_vnni() else ())
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_gram_method() -> str:
     """The method ``"auto"`` uses on this CPU, chosen once per process.
 
-    ``"int8"`` where the CPU has VNNI (there it was the fastest: with AMX, 6x float32 on 128 x 16,384
-    codes). Elsewhere the faster of ``"float32"`` and ``"popcount"``, timed once on 128 x 8,192
-    random codes (tens of milliseconds): which wins depends on the CPU's float32 GEMM (MKL runs a
-    generic path on some AMD CPUs). Every method gives the same exact counts, so the choice changes
-    only the speed.
+    The fastest of :func:`_calibration_candidates`, each timed (after one warm-up call, which
+    compiles the jit kernel) on 128 x 8,192 random codes, best of 3: tens of milliseconds once per
+    process. Which wins depends on the CPU: on an Intel Xeon with VNNI and AMX ``"int8"`` was 6x
+    float32; on an AMD EPYC without VNNI the compiled popcount was 5x float32 and 3x numpy's
+    popcount. Every method gives the same exact counts, so the choice changes only the speed.
     """
-    if cpu_has_vnni():
-        return "int8"
     activations = torch.from_numpy(np.random.default_rng(0).standard_normal(_CALIBRATION_SHAPE, dtype=np.float32))
-    float32_s = _best_seconds(lambda: _positive_gram(activations, "float32"))
-    popcount_s = _best_seconds(lambda: _positive_gram(activations, "popcount"))
-    return "popcount" if popcount_s < float32_s else "float32"
+    seconds = {}
+    for method in _calibration_candidates():
+        _positive_gram(activations, method)  # warm-up: compiles, faults pages in
+        seconds[method] = _best_seconds(lambda m=method: _positive_gram(activations, m))
+    return min(seconds, key=seconds.__getitem__)
 
 
 def _resolve(method: str, device: torch.device) -> str:
@@ -148,7 +160,7 @@ def _resolve(method: str, device: torch.device) -> str:
 
 def _positive_gram(t: torch.Tensor, method: str) -> torch.Tensor:
     """G = C C^T in float64 for the codes C = ``t > 0`` of a (N, ...) tensor, exactly, by ``method``
-    (already resolved: ``"int8"``, ``"float32"`` or ``"popcount"``)."""
+    (already resolved: any :data:`GRAM_METHODS` entry but ``"auto"``)."""
     flat = _flatten_units(t.detach())
     if method == "float32" and flat.device.type != "cpu":
         return _gram_float32(flat > 0)
@@ -157,6 +169,9 @@ def _positive_gram(t: torch.Tensor, method: str) -> torch.Tensor:
         gram = _gram_int8(_positive_codes_numpy(flat))
     elif method == "popcount":
         gram = _gram_popcount(_positive_codes_numpy(flat))
+    elif method == "jit_popcount":
+        upper = popcount.packed_gram(_positive_codes_numpy(flat), threads=torch.get_num_threads())
+        gram = torch.from_numpy(upper.astype(np.float64))
     else:
         gram = _gram_float32(torch.from_numpy(_positive_codes_numpy(flat, np.float32)))
     return gram.to(t.device)
@@ -172,7 +187,9 @@ def binary_gram(codes: torch.Tensor, method: str = "auto") -> torch.Tensor:
     * ``"float32"``: float32 products in chunks of fewer than 2^24 units; on any device, and
       ``"auto"``'s choice off the CPU;
     * ``"popcount"``: bits packed into 64-bit words, AND + ``numpy.bitwise_count``, upper
-      triangle only; CPU only.
+      triangle only; CPU only;
+    * ``"jit_popcount"``: the same count in one compiled loop (:mod:`scoring.popcount`, numba), its
+      rows split over torch's intra-op thread count; CPU only; raises ``ImportError`` without numba.
 
     ``"auto"`` takes :func:`cpu_gram_method` on the CPU. Codes on another device are read on the
     CPU for the CPU-only methods; the result is on the codes' device. Raises ``UnknownNameError``

@@ -13,7 +13,7 @@ from scoring.naswot import GRAM_METHODS, KernelAccumulator, binary_gram, cpu_gra
 from search_spaces.core.errors import UnknownNameError
 from tests.test_naswot_score import brute_force_kernel
 
-EXACT_METHODS = ("int8", "float32", "popcount")
+EXACT_METHODS = ("int8", "float32", "popcount", "jit_popcount")
 
 
 def brute_force_gram(codes: np.ndarray) -> np.ndarray:
@@ -98,3 +98,64 @@ def test_unknown_method_raises():
 def test_auto_resolves_to_a_method_and_stays():
     assert cpu_gram_method() in EXACT_METHODS
     assert cpu_gram_method() == cpu_gram_method()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 900), st.integers(0, 2**32 - 1), st.integers(1, 5))
+def test_jit_popcount_split_over_threads_counts_like_brute_force(n, units, seed, threads):
+    """Every split of the upper triangle's rows over threads covers each pair once."""
+    from scoring import popcount
+
+    codes = np.random.default_rng(seed).random((n, units)) < 0.5
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(popcount, "WORDS_PER_THREAD", 1)
+        got = popcount.packed_gram(codes, threads=threads)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, brute_force_gram(codes))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 128])
+@pytest.mark.parametrize("parts", [1, 2, 3, 8])
+def test_row_splits_balance_the_upper_triangle(n, parts):
+    from scoring.popcount import _row_splits
+
+    splits = _row_splits(n, parts)
+    assert splits[0][0] == 0 and splits[-1][1] == n
+    assert all(a < b for a, b in splits) and all(b == c for (_, b), (c, _) in zip(splits, splits[1:]))
+    pairs = [sum(n - i for i in range(a, b)) for a, b in splits]
+    assert len(splits) <= parts
+    if n >= 8 * parts:
+        assert max(pairs) - min(pairs) <= 2 * n  # each boundary is within one row of its target
+
+
+def test_calibration_times_int8_only_with_vnni(monkeypatch):
+    monkeypatch.setattr(naswot, "cpu_has_vnni", lambda: False)
+    assert "int8" not in naswot._calibration_candidates()
+    monkeypatch.setattr(naswot, "cpu_has_vnni", lambda: True)
+    assert "int8" in naswot._calibration_candidates()
+
+
+def test_jit_popcount_without_numba_raises_an_install_hint(monkeypatch):
+    import builtins
+
+    from scoring import popcount
+
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+
+    popcount._kernel.cache_clear()
+    popcount.available.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    try:
+        assert not popcount.available()
+        assert "jit_popcount" not in naswot._calibration_candidates()
+        with pytest.raises(ImportError, match="pip install numba"):
+            popcount.packed_gram(np.ones((2, 3), dtype=bool))
+    finally:
+        monkeypatch.undo()
+        popcount._kernel.cache_clear()
+        popcount.available.cache_clear()
