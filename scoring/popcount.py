@@ -51,7 +51,6 @@ def _kernel() -> Callable[[np.ndarray, np.ndarray, int, int], None]:
 
         return types.uint64(types.uint64), codegen
 
-    @njit(nogil=True, cache=True, boundscheck=False)
     def upper_gram(words, out, row_start, row_stop):  # pragma: no cover - compiled
         n, num_words = words.shape
         for i in range(row_start, row_stop):
@@ -61,7 +60,10 @@ def _kernel() -> Callable[[np.ndarray, np.ndarray, int, int], None]:
                     total += popcount64(words[i, w] & words[j, w])
                 out[i, j] = np.int64(total)
 
-    return upper_gram
+    try:
+        return njit(nogil=True, cache=True, boundscheck=False)(upper_gram)
+    except RuntimeError:  # numba finds no writable cache directory: compile in every process
+        return njit(nogil=True, cache=False, boundscheck=False)(upper_gram)
 
 
 @functools.lru_cache(maxsize=1)
