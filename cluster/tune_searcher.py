@@ -15,6 +15,7 @@ give the same cell) and the pending trials. No pickle of the searcher is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -74,6 +75,9 @@ class AskTellAdapter(Searcher):
             pickled; a restored adapter needs it only if it asks SCORE trials again.
         max_evaluations: after this many suggested trials, ``suggest`` returns ``FINISHED``.
         on_told: called ``(trial, result)`` after each tell (e.g. to write history rows of scores).
+        cell_metrics: ``cell_metrics(arch) -> metrics`` added to each trained trial's result before
+            the searcher is told (e.g. the cell's costs under the run's constraints); must be
+            picklable (it is saved with the adapter) and must not raise.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class AskTellAdapter(Searcher):
         score_fn: Callable[[Sequence[Trial]], list[Result]] | None = None,
         max_evaluations: int | None = None,
         on_told: Callable[[Trial, Result], None] | None = None,
+        cell_metrics: Callable[[str], dict[str, float]] | None = None,
         metric: str = METRIC,
         mode: str = "max",
     ) -> None:
@@ -94,6 +99,7 @@ class AskTellAdapter(Searcher):
         self.base_config = dict(base_config or {})
         self.score_fn = score_fn
         self.on_told = on_told
+        self.cell_metrics = cell_metrics
         self.max_evaluations = max_evaluations
         self._reset()
 
@@ -251,5 +257,7 @@ class AskTellAdapter(Searcher):
         if trial is None:
             return
         told = result_of_trial(result, error)
+        if self.cell_metrics is not None:
+            told = dataclasses.replace(told, metrics={**told.metrics, **self.cell_metrics(trial.arch)})
         self._tell(trial, told)
         self.told[trial_id] = (trial, told, self.tell_count - 1, self.incumbent())

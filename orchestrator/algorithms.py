@@ -44,7 +44,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("random", scores=False, evaluates=True, trains=True),
         Algorithm("rea", scores=False, evaluates=True, trains=True),
         Algorithm("area", scores=True, evaluates=True, trains=True),
-        Algorithm("mo_rea", scores=False, evaluates=True, trains=False),
+        Algorithm("mo_rea", scores=False, evaluates=True, trains=True),
         Algorithm("guided_ls", scores=True, evaluates=True, trains=True),
     )
 }

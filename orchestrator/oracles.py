@@ -239,7 +239,8 @@ class CostedOracle:
         self.metric_specs = (*inner.metric_specs, *COST_METRICS)
         self.metric_names = tuple(m.name for m in self.metric_specs)
 
-    def _cell_metrics(self, arch: str) -> dict[str, float]:
+    def cell_metrics(self, arch: str) -> dict[str, float]:
+        """The :data:`COST_METRICS` of ``arch`` (all NaN when it cannot be costed); never raises."""
         try:
             cell = self.space.parse(arch)
             costs = self._costs(cell)
@@ -254,8 +255,39 @@ class CostedOracle:
         }
 
     def metrics(self, arch: str) -> dict[str, float]:
-        return {**self.inner.metrics(arch), **self._cell_metrics(arch)}
+        return {**self.inner.metrics(arch), **self.cell_metrics(arch)}
 
     def evaluate(self, arch: str) -> Result:
         result = self.inner.evaluate(arch)
-        return dataclasses.replace(result, metrics={**result.metrics, **self._cell_metrics(arch)})
+        return dataclasses.replace(result, metrics={**result.metrics, **self.cell_metrics(arch)})
+
+
+class CellCostMetrics:
+    """``metrics(arch) -> COST_METRICS`` of a run's constraints, picklable and light: what the Tune
+    driver hands its searcher adapter, so a trained cell's result carries its costs (mo_rea
+    minimises one; the history records them) as on the lookup. Pickles as the space's name and
+    options and the constraints; the checker is rebuilt on first use in each process."""
+
+    def __init__(self, space_name: str, space_options: tuple, constraints) -> None:
+        self.space_name, self.space_options, self.constraints = space_name, tuple(space_options), constraints
+        self._oracle: CostedOracle | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_oracle": None}
+
+    def __call__(self, arch: str) -> dict[str, float]:
+        if self._oracle is None:
+            from search_spaces import get_space
+
+            space = get_space(self.space_name, **dict(self.space_options))
+            checker = self.constraints.bind(space)
+            self._oracle = CostedOracle(_NoOracle(), space, checker.costs, checker.feasible)
+        return self._oracle.cell_metrics(arch)
+
+
+class _NoOracle:
+    """The inner oracle of :class:`CellCostMetrics`, which only ever asks for costs."""
+
+    fitness_name = ""
+    cost_name = None
+    metric_specs: tuple[MetricSpec, ...] = ()

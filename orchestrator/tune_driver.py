@@ -48,7 +48,7 @@ from orchestrator.algorithms import SearcherFactory, algorithm
 from orchestrator.config import ExperimentConfig
 from orchestrator.driver import RunOutcome, combine_scores, result_from_row
 from orchestrator.history import BASE_SCHEMA, CURVES_DIR, HistoryWriter, history_row, load_history
-from orchestrator.oracles import Oracle
+from orchestrator.oracles import CellCostMetrics, Oracle
 from orchestrator.pools import make_pool
 from scoring.service import ScoringService
 from scoring.store import ScoreStore
@@ -149,7 +149,12 @@ class TuneSeedDriver:
             config.algorithm, config.space, config.space_options, config.search_params(), config.constraints
         )
         trials = [t for t in (self.options.trials, config.max_evaluations) if t is not None]
-        adapter = AskTellAdapter(factory, seed, self.base_config, max_evaluations=min(trials) if trials else None)
+        costs = None
+        if config.constraints is not None:
+            costs = CellCostMetrics(config.space, config.space_options, config.constraints)
+        adapter = AskTellAdapter(
+            factory, seed, self.base_config, max_evaluations=min(trials) if trials else None, cell_metrics=costs
+        )
         clock = [offset]
         rows = TrialRows(self.run_dir, config, self.oracle, seed)
         service = None

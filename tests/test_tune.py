@@ -209,3 +209,43 @@ def test_failing_trial_is_retried_then_recorded_failed(tmp_path, ray_session):
     assert math.isnan(failed.fitness.iloc[0])
     assert (h[h.trial_id != 1].status == "ok").all()  # the search went on: children were trained
     assert (h.phase == "child").sum() == 1
+
+
+def test_adapter_adds_cell_metrics_to_trained_results_and_pickles_them():
+    import pickle
+
+    from orchestrator.constraints import Constraints
+    from orchestrator.oracles import CellCostMetrics
+
+    costs = CellCostMetrics("nb201", (), Constraints(max_params_m=1.0, latency_device="hwnb_pixel3"))
+    adapter = AskTellAdapter(_rea, seed=3, cell_metrics=costs)
+    ids = _drive(adapter, suggestions=2, complete=2)
+    (_, ok, _, _), (_, failed, _, _) = adapter.told[ids[0]], adapter.told[ids[1]]
+    arch = adapter.trials[0].arch
+    assert ok.metrics == costs(arch) and ok.metrics["cell_latency_ms"] > 0
+    assert set(failed.metrics) == set(ok.metrics) and not failed.ok
+    restored = pickle.loads(pickle.dumps(adapter))
+    assert restored.cell_metrics._oracle is None and restored.cell_metrics(arch) == costs(arch)
+
+
+@pytest.mark.timeout(150)
+def test_mo_rea_with_tune_minimises_a_recorded_cost(tmp_path, ray_session):
+    """mo_rea trains through Tune: each trained cell's result carries its costs, the history records
+    them, and the searcher's front is made of trained cells."""
+    from orchestrator.constraints import Constraints
+
+    run = tmp_path / "mo-run"
+    config = _config(
+        "mo_rea",
+        population_size=2,
+        objective_cost="cell_params_m",
+        constraints=Constraints(max_params_m=1.2),
+        oracle="tune",
+        tune=TuneOptions(trials=3, concurrent=1, **TINY),
+    )
+    outcomes = run_experiment(config, run, progress=False)
+    h = load_history(run)
+    assert len(h) == 3 and (h.status == "ok").all() and outcomes[0].failed == 0
+    assert h.cell_params_m.between(0, 1.2).all() and (h.cell_feasible == 1).all()
+    assert h.cell_flops_m.gt(0).all()
+    assert outcomes[0].best is not None and outcomes[0].best[0].arch in set(h.arch)
