@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 from search_spaces.core.benchmark import Benchmark, MetricSpec, metric_names
 from search_spaces.core.errors import NaswotError, UnknownNameError
@@ -222,6 +222,23 @@ COST_METRICS: tuple[MetricSpec, ...] = (
 )
 
 
+def cell_cost_metrics(space: SearchSpace, costs, feasible, arch: str) -> dict[str, float]:
+    """The :data:`COST_METRICS` of ``arch`` from ``costs(cell)`` and ``feasible(cell)``; all NaN when
+    the cell cannot be costed (costs are informative, never a reason to fail a trial)."""
+    try:
+        cell = space.parse(arch)
+        cell_costs = costs(cell)
+        is_feasible = float(feasible(cell))
+    except Exception:  # noqa: BLE001 - a cell that cannot be costed is recorded NaN
+        return {m.name: math.nan for m in COST_METRICS}
+    return {
+        "cell_params_m": float(cell_costs.get("params_m", math.nan)),
+        "cell_flops_m": float(cell_costs.get("flops_m", math.nan)),
+        "cell_latency_ms": float(cell_costs.get("latency_ms", math.nan)),
+        "cell_feasible": is_feasible,
+    }
+
+
 class CostedOracle:
     """``inner`` with each candidate's costs and feasibility added to its metrics (:data:`COST_METRICS`),
     so the history records them; everything else is ``inner``'s.
@@ -241,18 +258,7 @@ class CostedOracle:
 
     def cell_metrics(self, arch: str) -> dict[str, float]:
         """The :data:`COST_METRICS` of ``arch`` (all NaN when it cannot be costed); never raises."""
-        try:
-            cell = self.space.parse(arch)
-            costs = self._costs(cell)
-            feasible = float(self._feasible(cell))
-        except Exception:  # noqa: BLE001 - costs are informative; a cell that cannot be costed is NaN
-            return {m.name: math.nan for m in COST_METRICS}
-        return {
-            "cell_params_m": float(costs.get("params_m", math.nan)),
-            "cell_flops_m": float(costs.get("flops_m", math.nan)),
-            "cell_latency_ms": float(costs.get("latency_ms", math.nan)),
-            "cell_feasible": feasible,
-        }
+        return cell_cost_metrics(self.space, self._costs, self._feasible, arch)
 
     def metrics(self, arch: str) -> dict[str, float]:
         return {**self.inner.metrics(arch), **self.cell_metrics(arch)}
@@ -270,24 +276,16 @@ class CellCostMetrics:
 
     def __init__(self, space_name: str, space_options: tuple, constraints) -> None:
         self.space_name, self.space_options, self.constraints = space_name, tuple(space_options), constraints
-        self._oracle: CostedOracle | None = None
+        self._bound: tuple[SearchSpace, Any] | None = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_oracle": None}
+        return {**self.__dict__, "_bound": None}
 
     def __call__(self, arch: str) -> dict[str, float]:
-        if self._oracle is None:
+        if self._bound is None:
             from search_spaces import get_space
 
             space = get_space(self.space_name, **dict(self.space_options))
-            checker = self.constraints.bind(space)
-            self._oracle = CostedOracle(_NoOracle(), space, checker.costs, checker.feasible)
-        return self._oracle.cell_metrics(arch)
-
-
-class _NoOracle:
-    """The inner oracle of :class:`CellCostMetrics`, which only ever asks for costs."""
-
-    fitness_name = ""
-    cost_name = None
-    metric_specs: tuple[MetricSpec, ...] = ()
+            self._bound = (space, self.constraints.bind(space))
+        space, checker = self._bound
+        return cell_cost_metrics(space, checker.costs, checker.feasible, arch)

@@ -225,7 +225,7 @@ def test_adapter_adds_cell_metrics_to_trained_results_and_pickles_them():
     assert ok.metrics == costs(arch) and ok.metrics["cell_latency_ms"] > 0
     assert set(failed.metrics) == set(ok.metrics) and not failed.ok
     restored = pickle.loads(pickle.dumps(adapter))
-    assert restored.cell_metrics._oracle is None and restored.cell_metrics(arch) == costs(arch)
+    assert restored.cell_metrics._bound is None and restored.cell_metrics(arch) == costs(arch)
 
 
 @pytest.mark.timeout(150)
