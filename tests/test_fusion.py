@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from scoring.fusion import FittedFusion, fit_log_rank_fusion, kendall, log_rank_fusion, mean_rank_fusion, ranks
+from scoring.fusion import (
+    FittedFusion,
+    fit_log_rank_fusion,
+    fit_rank_regression,
+    kendall,
+    log_rank_fusion,
+    mean_rank_fusion,
+    ranks,
+)
 
 
 def test_ranks_put_nan_and_minus_inf_last_and_average_ties():
@@ -66,3 +74,38 @@ def test_greedy_fit_stops_when_nothing_gains_and_validates_inputs():
     with pytest.raises(ValueError, match="shape"):
         fit_log_rank_fusion({"a": acc}, acc[:3])
     assert fit_log_rank_fusion({"a": acc, "b": acc}, acc, max_members=1).members == ("a",)
+
+
+def test_rank_regression_recovers_a_linear_mix_of_ranks_and_applies_to_other_cells():
+    """Accuracy ranks that are exactly 2 * rank(a) - rank(b) (up to scale) give those weights."""
+    rng = np.random.default_rng(0)
+    n = 200
+    ra, rb = rng.permutation(n) + 1.0, rng.permutation(n) + 1.0
+    acc = 2 * ra - rb  # ties broken below by a tiny third term
+    acc = acc + 1e-6 * np.arange(n)
+    fitted = fit_rank_regression({"a": ra, "b": rb, "noise": rng.random(n)}, acc)
+    w = dict(fitted.weights)
+    assert fitted.members == ("a", "b", "noise")
+    assert w["a"] > 0 > w["b"] and abs(w["noise"]) < 0.1 * w["a"]
+    assert w["a"] / -w["b"] == pytest.approx(2.0, rel=0.15)
+    assert fitted.fit_tau > 0.9
+    # other cells: ranked among themselves, the same rule
+    ra2, rb2 = rng.permutation(50) + 1.0, rng.permutation(50) + 1.0
+    fused = fitted.apply({"a": ra2, "b": rb2, "noise": rng.random(50), "unused": np.zeros(50)})
+    assert kendall(fused, 2 * ra2 - rb2 + 1e-6 * np.arange(50)) > 0.8
+    with pytest.raises(KeyError, match="noise"):
+        fitted.apply({"a": ra2, "b": rb2})
+
+
+def test_rank_regression_shares_weight_between_identical_columns_and_validates():
+    x = np.arange(10.0)
+    fitted = fit_rank_regression({"params": x, "flops": x}, x)
+    w = dict(fitted.weights)
+    assert w["params"] == pytest.approx(w["flops"]) and w["params"] > 0
+    assert fitted.fit_tau == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 3 cells"):
+        fit_rank_regression({"a": x}, np.full(10, np.nan))
+    with pytest.raises(ValueError, match="shape"):
+        fit_rank_regression({"a": x}, x[:5])
+    with pytest.raises(ValueError, match="at least one proxy"):
+        fit_rank_regression({}, x)
