@@ -334,20 +334,41 @@ def plot_scatter(per_cell: pd.DataFrame, names: list[str], dataset: str, path: P
     plt.close(fig)
 
 
+def _bar_label(proxy: str) -> str:
+    """A fusion's bar label by its kind (a fitted fusion's members differ per dataset, so one group
+    of bars holds each dataset's own fit); a proxy's label is its name."""
+    if proxy == RANK_REGRESSION:
+        return "rank\nregression\n(fitted)"
+    if proxy.startswith("fitted("):
+        return "greedy\nlog-rank\n(fitted)"
+    if proxy.startswith("logrank("):
+        return "log-rank\nof all"
+    return proxy
+
+
+def tau_bar_rows(corr: pd.DataFrame) -> list[tuple[str, str, float, str]]:
+    """(dataset, bar label, tau, accuracy) of each bar of the tau figure. With a fitted fusion
+    every bar of its dataset is measured on the report half (the cells the fusions are measured
+    on); else on the first accuracy with a finite tau: validation, else test."""
+    rows = []
+    for (dataset, proxy), g in corr.groupby(["dataset", "proxy"], sort=False):
+        reported = corr[(corr["dataset"] == dataset) & corr["accuracy"].str.endswith("@report")]
+        order = ("valid@report", "test@report") if len(reported) else ("valid", "test")
+        for accuracy in order:
+            pick = g[(g["accuracy"] == accuracy) & g["kendall_tau"].notna()]
+            if len(pick):
+                rows.append((dataset, _bar_label(str(proxy)), float(pick["kendall_tau"].iloc[0]), accuracy))
+                break
+    return rows
+
+
 def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = []
-    for (dataset, proxy), g in corr.groupby(["dataset", "proxy"], sort=False):
-        # the first accuracy with a finite tau: validation, else test (a fusion has @report rows only)
-        for accuracy in ("valid", "test", "valid@report", "test@report"):
-            pick = g[(g["accuracy"] == accuracy) & g["kendall_tau"].notna()]
-            if len(pick):
-                rows.append((dataset, proxy, float(pick["kendall_tau"].iloc[0]), accuracy))
-                break
+    rows = tau_bar_rows(corr)
     datasets = list(dict.fromkeys(r[0] for r in rows))
     proxies = list(dict.fromkeys(r[1] for r in rows))
     width = 0.8 / max(1, len(datasets))
@@ -356,7 +377,7 @@ def plot_tau_bars(corr: pd.DataFrame, path: Path) -> None:
         taus = [next((r[2] for r in rows if r[0] == dataset and r[1] == p), np.nan) for p in proxies]
         split = next(r[3] for r in rows if r[0] == dataset)
         ax.bar(np.arange(len(proxies)) + k * width, taus, width, label=f"{dataset} ({split})")
-    labels = [p.replace("(", "\n(").replace("+", "+\n") if len(p) > 14 else p for p in proxies]
+    labels = [p.replace("(", "\n(").replace("+", "+\n") if len(p) > 14 and "\n" not in p else p for p in proxies]
     ax.set_xticks(np.arange(len(proxies)) + width * (len(datasets) - 1) / 2, labels)
     ax.set_ylabel("Kendall tau")
     ax.axhline(0, color="black", lw=0.6)

@@ -185,3 +185,30 @@ def test_fit_fusion_on_a_dataset_without_validation_accuracy_plots_every_row(tmp
     fused = corr[corr["proxy"].str.startswith("fitted(")]
     assert set(fused["accuracy"]) == {"valid@report", "test@report"} and (fused["cells"] <= 6).all()
     assert (tmp_path / "out" / "tau.png").stat().st_size > 1000
+
+
+def test_tau_bars_of_a_fitted_study_are_all_on_the_report_half_and_fusions_group_by_kind():
+    from orchestrator.correlate import RANK_REGRESSION, tau_bar_rows
+
+    def row(dataset, proxy, accuracy, tau):
+        return {"dataset": dataset, "proxy": proxy, "accuracy": accuracy, "kendall_tau": tau}
+
+    corr = pd.DataFrame(
+        [
+            row("cifar10", "meco", "valid", 0.71),
+            row("cifar10", "meco", "valid@report", 0.70),
+            row("cifar10", "fitted(0.5*meco+0.5*swap)", "valid@report", 0.72),
+            row("cifar10", RANK_REGRESSION, "valid@report", 0.74),
+            row("cifar100", "meco", "valid", float("nan")),
+            row("cifar100", "meco", "test", 0.69),
+            row("cifar100", "fitted(0.5*meco_opt)", "test@report", 0.75),
+            row("imagenet16", "naswot", "test", 0.60),  # no fit: all cells
+        ]
+    )
+    rows = tau_bar_rows(corr)
+    assert ("cifar10", "meco", 0.70, "valid@report") in rows
+    assert ("cifar10", "greedy\nlog-rank\n(fitted)", 0.72, "valid@report") in rows
+    assert ("cifar100", "greedy\nlog-rank\n(fitted)", 0.75, "test@report") in rows  # one group, two fits
+    assert ("cifar10", "rank\nregression\n(fitted)", 0.74, "valid@report") in rows
+    assert ("imagenet16", "naswot", 0.60, "test") in rows
+    assert not any(r[0] == "cifar100" and r[1] == "meco" for r in rows)  # no report-half row of it
