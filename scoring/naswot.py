@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,11 +91,7 @@ def _gram_popcount(codes: np.ndarray) -> torch.Tensor:
     """C C^T of (N, F) bool codes by bit packing: G[i, j] = popcount(c_i AND c_j) over 64-bit words,
     for the upper triangle only (in blocks of rows, so the temporaries stay small), mirrored."""
     n = codes.shape[0]
-    packed = np.packbits(codes, axis=1)  # the last byte is padded with zero bits
-    pad = -packed.shape[1] % 8
-    if pad:
-        packed = np.pad(packed, ((0, 0), (0, pad)))
-    words = packed.view(np.uint64)
+    words = popcount.pack_codes(codes)
     num_words = words.shape[1]
     upper = np.zeros((n, n), dtype=np.int64)
     block = np.empty((_POPCOUNT_ROWS, n, min(_POPCOUNT_WORDS, num_words)), dtype=np.uint64)
@@ -145,7 +142,11 @@ def cpu_gram_method() -> str:
     activations = torch.from_numpy(np.random.default_rng(0).standard_normal(_CALIBRATION_SHAPE, dtype=np.float32))
     seconds = {}
     for method in _calibration_candidates():
-        _positive_gram(activations, method)  # warm-up: compiles, faults pages in
+        try:
+            _positive_gram(activations, method)  # warm-up: compiles, faults pages in
+        except Exception as error:  # noqa: BLE001 - a fast path that fails here is left out, loudly
+            warnings.warn(f"the {method!r} code product failed on this machine and is not used: {error}", stacklevel=2)
+            continue
         seconds[method] = _best_seconds(lambda m=method: _positive_gram(activations, m))
     return min(seconds, key=seconds.__getitem__)
 

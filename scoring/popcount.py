@@ -101,8 +101,8 @@ def packed_gram(codes: np.ndarray, threads: int = 1) -> np.ndarray:
 
     ``threads`` > 1 splits the rows of the upper triangle into up to that many parts of equal work
     run on a shared thread pool (the kernel releases the GIL), one part per
-    :data:`WORDS_PER_THREAD` words of work per row: on the 2-core EPYC two threads were slower than
-    one below about 30,000 units (1.5 ms against 2.0 ms at 16,384; 4.2 against 5.9 ms at 65,536).
+    :data:`WORDS_PER_THREAD` words of work per row: on the 2-core EPYC one thread took 1.5 ms and
+    two 2.0 ms at 16,384 units; at 65,536 units one took 5.9 ms and two 4.2 ms.
     Nothing is mutated. Raises ``ImportError`` when numba is not installed."""
     kernel = _kernel()
     words = pack_codes(codes)

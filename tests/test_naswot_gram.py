@@ -159,3 +159,21 @@ def test_jit_popcount_without_numba_raises_an_install_hint(monkeypatch):
         monkeypatch.undo()
         popcount._kernel.cache_clear()
         popcount.available.cache_clear()
+
+
+def test_calibration_leaves_out_a_method_that_fails_here_with_a_warning(monkeypatch):
+    real = naswot._positive_gram
+
+    def broken_jit(t, method):
+        if method == "jit_popcount":
+            raise RuntimeError("no LLVM target")
+        return real(t, method)
+
+    monkeypatch.setattr(naswot, "_positive_gram", broken_jit)
+    monkeypatch.setattr(naswot, "_calibration_candidates", lambda: ("float32", "jit_popcount"))
+    naswot.cpu_gram_method.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="jit_popcount.*not used"):
+            assert naswot.cpu_gram_method() == "float32"
+    finally:
+        naswot.cpu_gram_method.cache_clear()
