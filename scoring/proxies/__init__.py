@@ -33,6 +33,7 @@ freshly built untrained network, ``images`` a float batch (N, 3, H, W), ``labels
 | flops | multiply-accumulates of conv and linear layers for one input, plus bias outputs (NATS-Bench's count) | |
 | l2_norm | sum of Frobenius norms of the conv/linear weights | Abdelfattah et al., ICLR 2021 |
 | trainable_layers | number of conv/linear layers with trainable weights | VKDNW, FreeREA |
+| skipped_layers | mean number of cell nodes a skip connection bypasses (data-free, NB201 cells) | Cavagnero et al., WACV 2023 (FreeREA) |
 
 The loss L of the loss-based proxies (``LABEL_PROXIES``) is the cross-entropy of the batch against
 its real labels; a label that is not below the head's number of classes is an error (scorers draw
@@ -57,6 +58,7 @@ from scoring.proxies.aznas import (
 from scoring.proxies.gradient import fisher, grad_norm, grasp, plain, snip, zico
 from scoring.proxies.jacobian import epe_nas, jacob_cov
 from scoring.proxies.size import flops, l2_norm, params, trainable_layers
+from scoring.proxies.structure import skipped_layers
 from scoring.proxies.synflow import log_synflow, synflow
 from scoring.proxies.tenas import linear_regions, ntk_cond
 from scoring.proxies.vkdnw import vkdnw
@@ -92,6 +94,7 @@ _FUNCTIONS = (
     flops,
     l2_norm,
     trainable_layers,
+    skipped_layers,
 )
 
 PROXIES: dict[str, Proxy] = {f.__name__: f for f in _FUNCTIONS}

@@ -60,25 +60,26 @@ def block_container(model: nn.Module) -> nn.Module | None:
     return best
 
 
-def block_features(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
-    """f_0, ..., f_L (with their graph, as the modules returned them) from one train-mode forward
-    pass; see the module docstring."""
+def block_features(model: nn.Module, images: torch.Tensor, graph: bool = True) -> list[torch.Tensor]:
+    """f_0, ..., f_L from one train-mode forward pass (see the module docstring), with their
+    autograd graph when ``graph`` (trainability needs it; the entropies do not)."""
     container = block_container(model)
     children = list(container.children()) if container is not None else []
     first_input: list[torch.Tensor] = []
     outputs: list[torch.Tensor] = []
 
     def keep_input(_module, inputs):
-        if not first_input and isinstance(inputs[0], torch.Tensor) and inputs[0].requires_grad:
+        if not first_input and isinstance(inputs[0], torch.Tensor) and inputs[0] is not x:
             first_input.append(inputs[0])
 
     def keep_output(_module, _inputs, output):
         if isinstance(output, torch.Tensor):
             outputs.append(output)
 
+    x = images.to(model_device(model))
     model.train()
-    with hooks(children[:1], keep_input, pre=True), hooks(children, keep_output):
-        out = model(images.to(model_device(model)))
+    with torch.set_grad_enabled(graph), hooks(children[:1], keep_input, pre=True), hooks(children, keep_output):
+        out = model(x)
     return first_input + outputs if outputs else [out]
 
 
@@ -97,7 +98,7 @@ def _entropy(feature: torch.Tensor) -> float:
 
 
 def _block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, rng: torch.Generator) -> float:
-    g_out = (torch.randint(0, 2, f_out.shape, generator=rng) * 2 - 1).to(f_out.dtype).to(f_out.device)
+    g_out = torch.randint(0, 2, f_out.shape, generator=rng, dtype=f_out.dtype).mul_(2).sub_(1).to(f_out.device)
     g_in = None
     if f_out.requires_grad and f_in.requires_grad:
         (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True, allow_unused=True)
@@ -115,31 +116,36 @@ def _block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, rng: torch.Gene
     return -sigma - 1.0 / (sigma + _SIGMA_EPS) + 2.0
 
 
-def az_nas_scores(model: nn.Module, images: torch.Tensor) -> AZScores:
+def az_nas_scores(model: nn.Module, images: torch.Tensor, trainability: bool = True) -> AZScores:
     """Expressivity, progressivity and trainability of ``model`` on ``images`` (module docstring).
 
-    Puts the model in train mode and updates its BatchNorm statistics; no gradient is stored on
-    the parameters (vector-Jacobian products only)."""
-    features = block_features(model, images)
+    With ``trainability=False`` the forward pass keeps no graph and the trainability field is NaN
+    (the entropy scores cost about a third of all three). Puts the model in train mode and updates
+    its BatchNorm statistics; no gradient is stored on the parameters (vector-Jacobian products
+    only)."""
+    features = block_features(model, images, graph=trainability)
     entropies = np.array([_entropy(f) for f in features])
     expressivity = float(entropies.sum())
     progressivity = float(np.min(entropies[1:] - entropies[:-1])) if len(features) > 1 else -math.inf
-    rng = generator()
-    scores = [_block_trainability(features[i - 1], features[i], rng) for i in reversed(range(1, len(features)))]
-    trainability = float(np.mean(scores)) if scores else -math.inf
-    return AZScores(*(-math.inf if math.isnan(v) else v for v in (expressivity, progressivity, trainability)))
+    train = math.nan
+    if trainability:
+        rng = generator()
+        scores = [_block_trainability(features[i - 1], features[i], rng) for i in reversed(range(1, len(features)))]
+        train = float(np.mean(scores)) if scores else -math.inf
+        train = -math.inf if math.isnan(train) else train
+    return AZScores(*(-math.inf if math.isnan(v) else v for v in (expressivity, progressivity)), train)
 
 
 @proxy_contract
 def az_expressivity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS expressivity (see the module docstring)."""
-    return az_nas_scores(model, images).expressivity
+    return az_nas_scores(model, images, trainability=False).expressivity
 
 
 @proxy_contract
 def az_progressivity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS progressivity (see the module docstring)."""
-    return az_nas_scores(model, images).progressivity
+    return az_nas_scores(model, images, trainability=False).progressivity
 
 
 @proxy_contract

@@ -42,3 +42,8 @@ class ArchitectureNotInBenchmarkError(NaswotError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ProxyNotApplicableError(NaswotError, ValueError):
+    """A proxy asked of a network it has no definition for (e.g. a cell-structure score of a
+    network without declared DAG cells)."""

@@ -56,7 +56,13 @@ EDGE_DST: tuple[int, ...] = (1, 2, 2, 3, 3, 3)
 
 
 class Cell(nn.Module):
-    """A four-node DAG cell; node j is the sum of its incoming edges' outputs."""
+    """A four-node DAG cell; node j is the sum of its incoming edges' outputs.
+
+    ``dag_edges[e]`` is the (source, destination) node pair of ``edges[e]``: structure-reading
+    proxies (:func:`scoring.proxies.skipped_layers`) find a network's cells by these two attributes.
+    """
+
+    dag_edges: tuple[tuple[int, int], ...] = tuple(zip(EDGE_SRC, EDGE_DST))
 
     def __init__(self, ops: Sequence[str], channels: int) -> None:
         super().__init__()
