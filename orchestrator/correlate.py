@@ -207,7 +207,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(score_frames, ignore_index=True), corr
 
 
-RANK_REGRESSION = "rankreg(all)"  # the fusion row of scoring.fusion.fit_rank_regression over every proxy
+RANK_REGRESSION = "rankreg(all)"  # the fusion row of scoring.fusion.select_rank_regression over every proxy
 FUSION_SPLIT = "report half"  # the cells column of the fusion rows says where they were measured
 
 
@@ -216,7 +216,7 @@ def fit_and_report_fusion(per_cell: pd.DataFrame, proxies: list[str], dataset: s
     validation accuracy, else test), then report every proxy, the plain log-rank fusion of all of
     them, and the fitted fusion on the *other* half only (rows with ``accuracy`` suffixed
     ``@report``). The split is drawn from ``seed + 1``; the fit never sees a reported cell."""
-    from scoring.fusion import fit_log_rank_fusion, fit_rank_regression, log_rank_fusion
+    from scoring.fusion import fit_log_rank_fusion, log_rank_fusion, select_rank_regression
 
     n = len(per_cell)
     order = np.random.default_rng(seed + 1).permutation(n)
@@ -230,8 +230,8 @@ def fit_and_report_fusion(per_cell: pd.DataFrame, proxies: list[str], dataset: s
     scored[f"fitted({members})"] = np.full(n, np.nan)
     scored[f"logrank({'+'.join(proxies)})"][report] = log_rank_fusion({p: v[report] for p, v in columns.items()})
     scored[f"fitted({members})"][report] = fitted.apply({p: v[report] for p, v in columns.items()})
-    regression = fit_rank_regression(
-        {p: v[fit] for p, v in columns.items()}, per_cell[target].to_numpy(dtype=float)[fit]
+    regression, cv_taus = select_rank_regression(
+        {p: v[fit] for p, v in columns.items()}, per_cell[target].to_numpy(dtype=float)[fit], seed=seed
     )
     scored[RANK_REGRESSION] = np.full(n, np.nan)
     scored[RANK_REGRESSION][report] = regression.apply({p: v[report] for p, v in columns.items()})
@@ -253,8 +253,9 @@ def fit_and_report_fusion(per_cell: pd.DataFrame, proxies: list[str], dataset: s
             )
     print(
         f"{dataset}: fusion fitted on {len(fit)} cells against {target} accuracy (split seed {seed + 1}): "
-        f"{members or 'no member'}; {RANK_REGRESSION} weights "
-        + ", ".join(f"{m} {w:+.3f}" for m, w in regression.weights)
+        f"{members or 'no member'}; {RANK_REGRESSION}: degree {regression.degree} (2-fold CV tau inside the fit "
+        f"half: " + ", ".join(f"degree {d} {t:.3f}" for d, t in cv_taus.items()) + "), weights "
+        + regression.describe()
         + f"; every '@report' row is measured on the other {len(report)} cells",
         file=sys.stderr,
     )

@@ -11,6 +11,7 @@ from scoring.fusion import (
     FittedFusion,
     fit_log_rank_fusion,
     fit_rank_regression,
+    select_rank_regression,
     kendall,
     log_rank_fusion,
     mean_rank_fusion,
@@ -109,3 +110,35 @@ def test_rank_regression_shares_weight_between_identical_columns_and_validates()
         fit_rank_regression({"a": x}, x[:5])
     with pytest.raises(ValueError, match="at least one proxy"):
         fit_rank_regression({}, x)
+
+
+def test_a_quadratic_rank_regression_fits_an_accuracy_that_peaks_in_the_middle_of_a_proxy():
+    """Accuracy highest for mid-ranked ``a`` (a U turned over): no linear weight can rank it, the
+    squared term can, and cross-validation inside the fit cells picks degree 2."""
+    rng = np.random.default_rng(1)
+    n = 300
+    ra = rng.permutation(n) + 1.0
+    acc = -((ra / n - 0.5) ** 2) + 1e-4 * rng.random(n)
+    linear, quadratic = fit_rank_regression({"a": ra}, acc), fit_rank_regression({"a": ra}, acc, degree=2)
+    assert linear.degree == 1 and quadratic.degree == 2 and linear.squares == ()
+    assert abs(linear.fit_tau) < 0.2 < 0.9 < quadratic.fit_tau
+    w, v = dict(quadratic.weights)["a"], dict(quadratic.squares)["a"]
+    assert v < 0 < w and w / -v == pytest.approx(1.0, rel=0.1)  # the peak at rank / N = 0.5
+    assert "a^2" in quadratic.describe()
+    chosen, cv = select_rank_regression({"a": ra}, acc, repeats=2, seed=3)
+    assert chosen.degree == 2 and cv[2] > 0.9 > 0.2 > abs(cv[1])
+    held = rng.permutation(40) + 1.0
+    assert kendall(chosen.apply({"a": held}), -((held / 40 - 0.5) ** 2)) > 0.9
+
+
+def test_selection_keeps_the_linear_fusion_when_squares_do_not_help_and_validates():
+    rng = np.random.default_rng(2)
+    ra = rng.permutation(200) + 1.0
+    chosen, cv = select_rank_regression({"a": ra, "noise": rng.random(200)}, 3 * ra + rng.normal(0, 20, 200), seed=0)
+    assert set(cv) == {1, 2} and chosen.degree == (2 if cv[2] > cv[1] else 1)
+    assert cv[1] > 0.8
+    assert select_rank_regression({"a": ra}, ra, seed=0)[0].degree == 1  # a tie goes to degree 1
+    with pytest.raises(ValueError, match="degree"):
+        fit_rank_regression({"a": ra}, ra, degree=3)
+    with pytest.raises(ValueError, match="at least 6 cells"):
+        select_rank_regression({"a": ra[:4]}, ra[:4])

@@ -13,6 +13,7 @@ from torch.func import functional_call, jacrev
 from scoring.proxies import (
     PROXY_SEED,
     az_complexity,
+    az_nas_scores,
     az_expressivity,
     az_progressivity,
     az_trainability,
@@ -240,6 +241,15 @@ def test_az_nas_scores_of_a_small_mlp():
     images = torch.zeros(1, 3, 8, 8)
     conv = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU())
     assert az_complexity(conv, images, None) == flops(conv, images, None)
+
+
+def test_the_entropy_scores_do_not_depend_on_the_trainability_pass():
+    net = small_conv_net()
+    x = torch.randn(6, 2, 8, 8, generator=torch.Generator().manual_seed(4))
+    full, entropies_only = az_nas_scores(net, x), az_nas_scores(net, x, trainability=False)
+    assert (entropies_only.expressivity, entropies_only.progressivity) == (full.expressivity, full.progressivity)
+    assert math.isnan(entropies_only.trainability) and not math.isnan(full.trainability)
+    assert all(p.grad is None for p in net.parameters())
 
 
 def test_az_trainability_is_minus_inf_for_an_identity_block():
