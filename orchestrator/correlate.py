@@ -254,7 +254,9 @@ def fit_and_report_fusion(per_cell: pd.DataFrame, proxies: list[str], dataset: s
     print(
         f"{dataset}: fusion fitted on {len(fit)} cells against {target} accuracy (split seed {seed + 1}): "
         f"{members or 'no member'}; {RANK_REGRESSION}: degree {regression.degree} (2-fold CV tau inside the fit "
-        f"half: " + ", ".join(f"degree {d} {t:.3f}" for d, t in cv_taus.items()) + "), weights "
+        f"half: "
+        + ", ".join(f"degree {d} {t:.3f}" for d, t in cv_taus.items())
+        + "), weights "
         + regression.describe()
         + f"; every '@report' row is measured on the other {len(report)} cells",
         file=sys.stderr,

@@ -11,11 +11,11 @@ from scoring.fusion import (
     FittedFusion,
     fit_log_rank_fusion,
     fit_rank_regression,
-    select_rank_regression,
     kendall,
     log_rank_fusion,
     mean_rank_fusion,
     ranks,
+    select_rank_regression,
 )
 
 

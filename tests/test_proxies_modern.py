@@ -13,8 +13,8 @@ from torch.func import functional_call, jacrev
 from scoring.proxies import (
     PROXY_SEED,
     az_complexity,
-    az_nas_scores,
     az_expressivity,
+    az_nas_scores,
     az_progressivity,
     az_trainability,
     epe_nas,

@@ -133,7 +133,8 @@ def az_nas_scores(model: nn.Module, images: torch.Tensor, trainability: bool = T
         scores = [_block_trainability(features[i - 1], features[i], rng) for i in reversed(range(1, len(features)))]
         train = float(np.mean(scores)) if scores else -math.inf
         train = -math.inf if math.isnan(train) else train
-    return AZScores(*(-math.inf if math.isnan(v) else v for v in (expressivity, progressivity)), train)
+    expressivity, progressivity = (-math.inf if math.isnan(v) else v for v in (expressivity, progressivity))
+    return AZScores(expressivity, progressivity, train)
 
 
 @proxy_contract

@@ -9,14 +9,17 @@ from scoring.proxies._common import proxy_contract
 from search_spaces.core.errors import ProxyNotApplicableError
 
 
-def dag_cells(model: nn.Module) -> list[nn.Module]:
-    """The submodules of ``model`` that declare their DAG: an ``edges`` module list and, for each
-    edge, its ``(source, destination)`` node pair in ``dag_edges`` (NB201's / NATS-Bench's cell)."""
-    return [
-        m
-        for m in model.modules()
-        if isinstance(getattr(m, "edges", None), nn.ModuleList) and len(getattr(m, "dag_edges", ())) == len(m.edges)
-    ]
+def dag_cells(model: nn.Module) -> list[tuple[tuple[tuple[int, int], ...], nn.ModuleList]]:
+    """``(dag_edges, edges)`` of every submodule of ``model`` that declares its DAG: an ``edges``
+    module list and, for each edge, its ``(source, destination)`` node pair in ``dag_edges``
+    (NB201's / NATS-Bench's cell)."""
+    cells = []
+    for module in model.modules():
+        edges = getattr(module, "edges", None)
+        pairs = tuple(getattr(module, "dag_edges", ()))
+        if isinstance(edges, nn.ModuleList) and len(pairs) == len(edges) > 0:
+            cells.append((pairs, edges))
+    return cells
 
 
 @proxy_contract
@@ -40,8 +43,8 @@ def skipped_layers(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
         )
     spans = [
         destination - source - 1
-        for cell in cells
-        for (source, destination), edge in zip(cell.dag_edges, cell.edges)
+        for pairs, edges in cells
+        for (source, destination), edge in zip(pairs, edges)
         if isinstance(edge, nn.Identity)
     ]
     return float(sum(spans) / len(spans)) if spans else 0.0
