@@ -22,7 +22,7 @@ from orchestrator.mo_searchers import (
     SELECTIONS,
 )
 from orchestrator.searchers import FUSIONS
-from scoring.proxies import get_proxy
+from scoring.proxies import check_proxy_space
 from scoring.scorer import ScorerConfig
 from scoring.store import DEFAULT_STORE
 from search_spaces.core.errors import NaswotError, UnknownNameError
@@ -162,7 +162,7 @@ class ExperimentConfig:
         object.__setattr__(self, "space_options", tuple(sorted(tuple(p) for p in self.space_options)))
         object.__setattr__(self, "ensemble", tuple(self.ensemble))
         for name in (self.proxy, *self.ensemble):
-            get_proxy(name)
+            check_proxy_space(name, self.space)
         if len(self.ensemble) == 1:
             raise ValueError("an ensemble needs at least two proxies (use --proxy for one)")
 

@@ -40,7 +40,7 @@ from scoring.options import (
     add_store_options,
     space_options_from_args,
 )
-from scoring.proxies import available_proxies, get_proxy
+from scoring.proxies import available_proxies, check_proxy_space
 from scoring.scorer import INPUT_KINDS, ScorerConfig
 from scoring.service import ScoringService
 from scoring.store import ScoreStore
@@ -144,7 +144,7 @@ def study(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
     ensemble = [p.strip() for p in args.ensemble.split(",") if p.strip()] if args.ensemble else []
     for p in proxies + ensemble:
-        get_proxy(p)
+        check_proxy_space(p, args.space)
     needed = list(dict.fromkeys(proxies + ensemble))
     score_frames, corr_rows = [], []
     measured: dict[str, list[str]] = {}  # dataset -> the accuracies the benchmark has for these cells

@@ -25,7 +25,7 @@ from scoring.options import (
     add_store_options,
     space_options_from_args,
 )
-from scoring.proxies import available_proxies, get_proxy
+from scoring.proxies import available_proxies, check_proxy_space
 from scoring.scorer import ScorerConfig
 from scoring.service import InlinePool, ScoringService
 from scoring.store import ScoreStore
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--proxies names no proxy")
     try:
         for name in proxies:
-            get_proxy(name)
+            check_proxy_space(name, args.space)
     except NaswotError as exc:
         parser.error(str(exc))
     options = space_options_from_args(args)

@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from scoring.proxies import skipped_layers
+from orchestrator.config import ExperimentConfig
+from scoring.proxies import PROXY_SPACES, check_proxy_space, skipped_layers
 from scoring.proxies.structure import dag_cells
 from scoring.scorer import CellScorer, ScorerConfig
-from search_spaces import get_space
+from search_spaces import available_spaces, get_space
 from search_spaces.core.cells import random_cells
 from search_spaces.core.errors import ProxyNotApplicableError
 from search_spaces.core.status import Status
@@ -65,3 +66,17 @@ def test_a_network_without_declared_cells_raises_and_a_scorer_records_a_failure(
         get_space("nb101").format(random_cells(get_space("nb101"), 1, np.random.default_rng(0))[0])
     )
     assert record.status is Status.FAILED and "ProxyNotApplicableError" in record.error
+
+
+def test_every_space_it_is_declared_for_builds_networks_it_reads_and_others_are_refused_up_front():
+    for space_name in PROXY_SPACES["skipped_layers"]:
+        assert space_name in available_spaces()
+        space = get_space(space_name)
+        cell = random_cells(space, 1, np.random.default_rng(0))[0]
+        assert dag_cells(space.build(cell, 10)), space_name
+    check_proxy_space("skipped_layers", "nb201")
+    check_proxy_space("naswot", "nb101")  # proxies without a declared list work everywhere
+    with pytest.raises(ProxyNotApplicableError, match="nb101"):
+        check_proxy_space("skipped_layers", "nb101")
+    with pytest.raises(ProxyNotApplicableError):
+        ExperimentConfig(algorithm="naswot", space="nb101", ensemble=("naswot", "skipped_layers"))

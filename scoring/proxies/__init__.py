@@ -63,7 +63,7 @@ from scoring.proxies.synflow import log_synflow, synflow
 from scoring.proxies.tenas import linear_regions, ntk_cond
 from scoring.proxies.vkdnw import vkdnw
 from scoring.proxies.zen import zen
-from search_spaces.core.errors import UnknownNameError
+from search_spaces.core.errors import ProxyNotApplicableError, UnknownNameError
 
 _FUNCTIONS = (
     naswot,
@@ -105,6 +105,22 @@ LABEL_PROXIES: frozenset[str] = frozenset({"grad_norm", "snip", "plain", "grasp"
 labels too, only to group images, so any label values do."""
 
 
+PROXY_SPACES: dict[str, frozenset[str]] = {"skipped_layers": frozenset({"nb201", "nats_sss"})}
+"""The spaces a proxy is defined on, for the proxies not defined on every space (those reading a
+cell structure that only some spaces' networks declare)."""
+
+
+def check_proxy_space(name: str, space: str) -> None:
+    """Raise ``ProxyNotApplicableError`` when proxy ``name`` has no definition on ``space`` (see
+    :data:`PROXY_SPACES`), ``UnknownNameError`` when it is not registered; otherwise return."""
+    get_proxy(name)
+    spaces = PROXY_SPACES.get(name)
+    if spaces is not None and space not in spaces:
+        raise ProxyNotApplicableError(
+            f"proxy {name!r} is defined on the spaces {', '.join(sorted(spaces))} only, not on {space!r}"
+        )
+
+
 def get_proxy(name: str) -> Proxy:
     """The proxy called ``name``; raises ``UnknownNameError`` listing the known ones."""
     try:
@@ -128,10 +144,12 @@ def uses_labels(name: str) -> bool:
 __all__ = [
     "LABEL_PROXIES",
     "PROXIES",
+    "PROXY_SPACES",
     "PROXY_SEED",
     "AZScores",
     "Proxy",
     "available_proxies",
+    "check_proxy_space",
     "az_nas_scores",
     "get_proxy",
     "uses_labels",
