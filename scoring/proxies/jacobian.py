@@ -52,6 +52,10 @@ def epe_nas(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> flo
     the authors' code keeps it as log(1 + k) below 100 classes and drops it above); labels are
     only grouped, so they need not be below the head's size. ``-inf`` when a correlation is
     undefined or no class has two images. Raises ``ValueError`` without labels.
+
+    Needs several images of most classes in the batch: at batch 128 it ranks the NB201 protocol's
+    cells well on CIFAR-10 (tau 0.59) and nearly at random on ImageNet16-120 (0.03), where about one
+    image of each of the 120 classes leaves few classes to correlate.
     """
     if labels is None:
         raise ValueError("epe_nas groups the Jacobians by label: it needs the batch's labels")
