@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from scoring.naswot import naswot_score
-from scoring.proxies._common import generator, hooks, model_device, proxy_contract
+from scoring.proxies._common import generator, hooks, model_device
+from scoring.proxies.facts import register_proxy
 
 SWAP_SAMPLES = 16
 """SWAP scores the first this many images of the batch (the authors' ``input_samples``)."""
@@ -29,13 +30,19 @@ MECO_OPT_CHANNELS = 8
 _BITS = 62  # bits packed into one int64 code column (below the sign bit, with room)
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward", summary="log det of the ReLU-code kernel N_A - Hamming", source="Mellor et al., ICML 2021"
+)
 def naswot(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """NASWOT: log|det K|, K = N_A - Hamming of the ReLU codes (see :mod:`scoring.naswot`)."""
     return naswot_score(model, images)
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary='the same kernel as the official code builds it (hooks every "ReLU"-named module)',
+    source="BayesWatch/nas-without-training",
+)
 def naswot_official(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """NASWOT with the official code's hooks (every module whose type name contains "ReLU")."""
     return naswot_score(model, images, hook="official")
@@ -78,7 +85,11 @@ def count_unique_rows(bits: torch.Tensor) -> int:
     return int(torch.unique(packed, dim=0).shape[0])
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="number of distinct per-unit activation patterns over 16 images",
+    source="Peng et al., ICLR 2024",
+)
 def swap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """SWAP (Peng et al., ICLR 2024): the number of distinct sample-wise activation patterns.
 
@@ -99,7 +110,9 @@ def reg_swap_factor(model: nn.Module, mu: float = REG_SWAP_MU, sigma: float = RE
     return math.exp(-((thousands - mu) ** 2) / sigma)
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward", summary="swap times a Gaussian prior on the parameter count", source="Peng et al., ICLR 2024"
+)
 def reg_swap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Regularised SWAP (Peng et al., ICLR 2024): SWAP times :func:`reg_swap_factor` with the
     project's mu and sigma (:data:`REG_SWAP_MU`, :data:`REG_SWAP_SIGMA`)."""
@@ -141,7 +154,11 @@ def _meco(model: nn.Module, images: torch.Tensor, channels: int | None) -> float
     return total
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="sum over layers of the smallest eigenvalue of the channel correlation, one image",
+    source="Jiang et al., NeurIPS 2023",
+)
 def meco(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """MeCo (Jiang et al., NeurIPS 2023): sum over layers of the smallest eigenvalue of the
     Pearson correlation matrix between the channels of the layer's feature map, on one image.
@@ -157,7 +174,9 @@ def meco(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     return _meco(model, images, None)
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward", summary="meco on 8 random channels per layer, scaled by C/8", source="Jiang et al., NeurIPS 2023"
+)
 def meco_opt(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """MeCo_opt (Jiang et al., NeurIPS 2023): MeCo on :data:`MECO_OPT_CHANNELS` channels per
     layer drawn at random (a local generator seeded with ``PROXY_SEED``), each layer's eigenvalue

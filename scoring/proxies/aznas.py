@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scoring.proxies._common import generator, hooks, model_device, proxy_contract
+from scoring.proxies._common import generator, hooks, model_device
+from scoring.proxies.facts import register_proxy
 from scoring.proxies.size import flops
 
 _LOG_EPS = 1e-8
@@ -137,25 +138,35 @@ def az_nas_scores(model: nn.Module, images: torch.Tensor, trainability: bool = T
     return AZScores(expressivity, progressivity, train)
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="sum over blocks of the entropy of the feature covariance spectrum",
+    source="Lee & Ham, CVPR 2024 (AZ-NAS)",
+)
 def az_expressivity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS expressivity (see the module docstring)."""
     return az_nas_scores(model, images, trainability=False).expressivity
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward", summary="smallest block-to-block increase of that entropy", source="Lee & Ham, CVPR 2024"
+)
 def az_progressivity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS progressivity (see the module docstring)."""
     return az_nas_scores(model, images, trainability=False).progressivity
 
 
-@proxy_contract
+@register_proxy(
+    cost="backward",
+    summary="mean over blocks of 2 - s - 1/s, s the block Jacobian's spectral norm",
+    source="Lee & Ham, CVPR 2024",
+)
 def az_trainability(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS trainability (see the module docstring)."""
     return az_nas_scores(model, images).trainability
 
 
-@proxy_contract
+@register_proxy(cost="forward", summary="FLOPs (as flops)", source="Lee & Ham, CVPR 2024")
 def az_complexity(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """AZ-NAS complexity: the network's FLOPs (:func:`scoring.proxies.size.flops`)."""
     return flops(model, images, labels)

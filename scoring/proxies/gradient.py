@@ -13,7 +13,8 @@ import math
 import torch
 from torch import nn
 
-from scoring.proxies._common import cross_entropy, hooks, layer_weights, proxy_contract
+from scoring.proxies._common import cross_entropy, hooks, layer_weights
+from scoring.proxies.facts import register_proxy
 
 ZICO_SPLITS = 2
 """ZiCo's number of sub-batches (the batch is cut into this many consecutive equal parts)."""
@@ -29,28 +30,30 @@ def _grads_or_zeros(weights, grads):
     return [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads)]
 
 
-@proxy_contract
+@register_proxy(
+    labels=True, cost="backward", summary="sum of Frobenius norms of dL/dW", source="Abdelfattah et al., ICLR 2021"
+)
 def grad_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum over layers of the Frobenius norm of dL/dW (Abdelfattah et al., ICLR 2021)."""
     weights, grads = _loss_grads(model, images, labels)
     return float(sum(g.norm() for g in _grads_or_zeros(weights, grads)))
 
 
-@proxy_contract
+@register_proxy(labels=True, cost="backward", summary="sum of abs(W * dL/dW)", source="Lee et al., ICLR 2019")
 def snip(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum of abs(W * dL/dW) (SNIP, Lee et al., ICLR 2019)."""
     weights, grads = _loss_grads(model, images, labels)
     return float(sum((w.detach() * g).abs().sum() for w, g in zip(weights, _grads_or_zeros(weights, grads))))
 
 
-@proxy_contract
+@register_proxy(labels=True, cost="backward", summary="sum of W * dL/dW", source="Abdelfattah et al., ICLR 2021")
 def plain(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum of W * dL/dW without the absolute value ("plain", Abdelfattah et al., ICLR 2021)."""
     weights, grads = _loss_grads(model, images, labels)
     return float(sum((w.detach() * g).sum() for w, g in zip(weights, _grads_or_zeros(weights, grads))))
 
 
-@proxy_contract
+@register_proxy(labels=True, cost="many_backward", summary="-sum of W * (H g)", source="Wang et al., ICLR 2020")
 def grasp(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """-sum of W * (H g), H g the exact Hessian-gradient product of L on one batch, no temperature
     (GraSP, Wang et al., ICLR 2020)."""
@@ -64,7 +67,12 @@ def grasp(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float
     return float(-sum((w.detach() * h).sum() for w, h in zip(weights, _grads_or_zeros(weights, hg))))
 
 
-@proxy_contract
+@register_proxy(
+    labels=True,
+    cost="backward",
+    summary="sum over ReLU outputs of 0.5 mean_n (sum_spatial a dL/da)^2",
+    source="Turner et al., ICLR 2020",
+)
 def fisher(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum over ``nn.ReLU`` outputs a and channels c of 0.5 * mean_n (sum_spatial a * dL/da)^2
     (Turner et al., ICLR 2020, as Abdelfattah et al. compute it)."""
@@ -87,7 +95,12 @@ def fisher(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> floa
     return total
 
 
-@proxy_contract
+@register_proxy(
+    labels=True,
+    cost="backward",
+    summary="sum over layers of log sum_w mean abs(g_w) / std(g_w) over two half-batches",
+    source="Li et al., ICLR 2023",
+)
 def zico(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """ZiCo (Li et al., ICLR 2023): sum over layers of log( sum_w mean_s|g_w| / std_s(g_w) ).
 

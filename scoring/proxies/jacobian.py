@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from scoring.proxies._common import model_device, proxy_contract
+from scoring.proxies._common import model_device
+from scoring.proxies.facts import register_proxy
 
 JACOB_K = 1e-5
 """The small constant k both jacob_cov and EPE-NAS add (the authors' value)."""
@@ -27,7 +28,11 @@ def jacobian_rows(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return jac.reshape(jac.shape[0], -1).double()
 
 
-@proxy_contract
+@register_proxy(
+    cost="backward",
+    summary="-sum log(l + k) + 1/(l + k) over eigenvalues of the input-Jacobian correlation",
+    source="Mellor et al., arXiv v1 (2020)",
+)
 def jacob_cov(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """-sum_i log(l_i + k) + 1/(l_i + k) over the eigenvalues l_i of the correlation matrix of the
     per-image input Jacobians, k = 1e-5 (Mellor et al., arXiv v1, 2020). ``-inf`` when the
@@ -39,7 +44,11 @@ def jacob_cov(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> f
     return float(-torch.sum(torch.log(eig + JACOB_K) + 1.0 / (eig + JACOB_K)))
 
 
-@proxy_contract
+@register_proxy(
+    cost="backward",
+    summary="jacob_cov's Jacobians correlated per class: sum_c abs(sum log(abs(R_c) + k))",
+    source="Lopes et al., ICANN 2021",
+)
 def epe_nas(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """EPE-NAS (Lopes et al., ICANN 2021): jacob_cov's Jacobians, correlated within each class.
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scoring.proxies._common import WEIGHTED, hooks, layer_weights, model_device, proxy_contract, weighted_layers
+from scoring.proxies._common import WEIGHTED, hooks, layer_weights, model_device, weighted_layers
+from scoring.proxies.facts import register_proxy
 
 
-@proxy_contract
+@register_proxy(cost="free", summary="number of trainable parameters")
 def params(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """The number of trainable parameters."""
     return float(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="multiply-accumulates of conv and linear layers for one input, plus bias outputs (NATS-Bench's count)",
+)
 def flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Multiply-accumulates of the conv and linear layers for one input image, plus one per bias
     output (NATS-Bench's count), from one eval-mode forward pass without gradients."""
@@ -35,14 +39,16 @@ def flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float
     return float(total[0])
 
 
-@proxy_contract
+@register_proxy(
+    cost="free", summary="sum of Frobenius norms of the conv/linear weights", source="Abdelfattah et al., ICLR 2021"
+)
 def l2_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum over conv/linear layers of the Frobenius norm of the weight (Abdelfattah et al.,
     ICLR 2021); data-free."""
     return float(sum(float(w.detach().norm()) for w in layer_weights(model)))
 
 
-@proxy_contract
+@register_proxy(cost="free", summary="number of conv/linear layers with trainable weights", source="VKDNW, FreeREA")
 def trainable_layers(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """The number of layers with trainable weights: ``nn.Conv2d`` and ``nn.Linear`` modules whose
     weight requires a gradient (the depth term that VKDNW and FreeREA rank by). BatchNorm's affine

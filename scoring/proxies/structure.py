@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scoring.proxies._common import proxy_contract
+from scoring.proxies.facts import register_proxy
 from search_spaces.core.errors import ProxyNotApplicableError
 
 
@@ -22,7 +22,12 @@ def dag_cells(model: nn.Module) -> list[tuple[tuple[tuple[int, int], ...], nn.Mo
     return cells
 
 
-@proxy_contract
+@register_proxy(
+    spaces=("nats_sss", "nb201"),
+    cost="free",
+    summary="mean number of cell nodes a skip connection bypasses (data-free, NB201 cells)",
+    source="Cavagnero et al., WACV 2023 (FreeREA)",
+)
 def skipped_layers(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """FreeREA's skip score (Cavagnero et al., "FreeREA: Training-Free Evolution-based Architecture
     Search", WACV 2023): the mean, over the skip connections (identity edges) of the network's DAG

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scoring.proxies._common import WEIGHTED, fresh_statistics_copy, model_device, proxy_contract
+from scoring.proxies._common import WEIGHTED, fresh_statistics_copy, model_device
+from scoring.proxies.facts import register_proxy
 
 
 def _flow(model: nn.Module, images: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -30,13 +31,17 @@ def _flow(model: nn.Module, images: torch.Tensor) -> list[tuple[torch.Tensor, to
     ]
 
 
-@proxy_contract
+@register_proxy(
+    cost="backward",
+    summary="sum of abs(W) dR/dW of the positive, BatchNorm-off network on an all-ones input",
+    source="Tanaka et al., NeurIPS 2020",
+)
 def synflow(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum of |W| * dR/dW (SynFlow, Tanaka et al., NeurIPS 2020)."""
     return float(sum((w * g).abs().sum() for w, g in _flow(model, images)))
 
 
-@proxy_contract
+@register_proxy(cost="backward", summary="sum of abs(W) log(1 + dR/dW)", source="Cavagnero et al., WACV 2023 (FreeREA)")
 def log_synflow(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """sum of |W| * log(1 + dR/dW) (LogSynflow, Cavagnero et al., FreeREA, WACV 2023): the log
     damps the gradients' explosion in deep networks. dR/dW >= 0 for the positive network."""

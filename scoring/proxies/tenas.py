@@ -7,8 +7,9 @@ import math
 import torch
 from torch import nn
 
-from scoring.proxies._common import generator, model_device, proxy_contract
+from scoring.proxies._common import generator, model_device
 from scoring.proxies.activation import count_unique_rows, relu_codes
+from scoring.proxies.facts import register_proxy
 
 NTK_SAMPLES = 16
 """ntk_cond uses the first this many images of the batch: the NTK needs one backward pass per
@@ -20,7 +21,11 @@ REGION_CROP = 4
 """linear_regions counts the activation patterns of this many random crops of this side."""
 
 
-@proxy_contract
+@register_proxy(
+    cost="many_backward",
+    summary="minus the condition number of the empirical NTK (16 images)",
+    source="Chen et al., ICLR 2021 (TE-NAS)",
+)
 def ntk_cond(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Minus the condition number lambda_max / lambda_min of the empirical NTK (lower is better in
     TE-NAS, so the sign is flipped: higher is better here).
@@ -64,7 +69,11 @@ def random_crops(images: torch.Tensor, count: int, side: int, rng: torch.Generat
     return src[idx[:, None, None, None].expand(count, c, side, side), chans, rows, cols]
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="number of distinct ReLU patterns over 1000 random 4x4 crops",
+    source="Chen et al., ICLR 2021 (TE-NAS)",
+)
 def linear_regions(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """The number of distinct ReLU activation patterns (linear regions) that the network shows on
     :data:`REGION_SAMPLES` random :data:`REGION_CROP` x :data:`REGION_CROP` crops of the batch.

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scoring.proxies._common import fresh_statistics_copy, hooks, model_device, proxy_contract
+from scoring.proxies._common import fresh_statistics_copy, hooks, model_device
+from scoring.proxies.facts import register_proxy
 
 VKDNW_TENSORS = 128
 """At most this many parameter tensors are sampled (the authors' NAS-Bench-201 ``params_grad_len``)."""
@@ -141,7 +142,11 @@ def decile_entropy(eigenvalues: torch.Tensor) -> float:
     return float(-(q * torch.log(q + _ENTROPY_EPS)).sum())
 
 
-@proxy_contract
+@register_proxy(
+    cost="many_backward",
+    summary="entropy of the deciles of the Fisher information spectrum of sampled weights",
+    source="Tybl & Neumann, CVPR 2025",
+)
 def vkdnw(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """VKDNW entropy (see the module docstring); higher is better."""
     jacobian, logits = vkdnw_jacobian(model, images)

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from scoring.proxies._common import copy_model, generator, hooks, model_device, proxy_contract
+from scoring.proxies._common import copy_model, generator, hooks, model_device
+from scoring.proxies.facts import register_proxy
 
 ZEN_MIXUP = 1e-2
 """alpha: the size of the input perturbation (the authors' ``mixup_gamma``)."""
@@ -27,7 +28,11 @@ def _gaussian_init(net: nn.Module, rng: torch.Generator) -> None:
                 m.bias.zero_()
 
 
-@proxy_contract
+@register_proxy(
+    cost="forward",
+    summary="log E abs(f(x) - f(x + 0.01 eps)) + sum log BatchNorm sigma, Gaussian weights and inputs",
+    source="Lin et al., ICCV 2021",
+)
 def zen(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Zen-score: log E_x ||f(x) - f(x + alpha eps)||_1 + sum over BatchNorm layers of log sigma.
 
