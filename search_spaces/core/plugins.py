@@ -88,7 +88,7 @@ def load_plugins(group: str) -> Iterator[Plugin]:
         described = Plugin(group, point.name, point.value, _distribution(point), None)
         try:
             value = point.load()
-        except Exception as exc:  # noqa: BLE001 - any failure of a user's import becomes one line naming it
+        except Exception as exc:  # any failure of a user's import becomes one line naming it
             first = str(exc).strip().splitlines()
             raise described.error(f"{type(exc).__name__}: {first[0] if first else ''}".rstrip(": ")) from exc
         yield Plugin(group, point.name, point.value, described.distribution, value)
